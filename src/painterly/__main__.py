@@ -1,0 +1,5 @@
+"""``python -m painterly``."""
+
+from painterly.cli import main
+
+raise SystemExit(main())

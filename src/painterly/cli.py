@@ -1,0 +1,55 @@
+"""The ``painterly`` command line: a thin adapter over the library.
+
+``main(argv) -> int`` is the one exit point: a :class:`PainterlyError` or a usage
+mistake prints one line on stderr and returns 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import click
+
+from . import __version__
+from .cli_options import gather_lists
+from .cli_run import demo, stylize
+from .cli_tools import layers, score, weights
+from .errors import PainterlyError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="painterly")
+@click.option("-v", "--verbose", is_flag=True, help="log what happens")
+def cli(verbose: bool) -> None:
+    """painterly: neural style transfer (Gatys et al.) with the original VGG-19."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="painterly: %(message)s")
+
+
+for command in (stylize, demo, layers, weights, score):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = gather_lists(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="painterly", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"painterly: error: {exc.format_message()}", err=True)
+        return 2
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("painterly: aborted", err=True)
+        return 130
+    except PainterlyError as exc:
+        click.echo(f"painterly: error: {exc}", err=True)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""``painterly stylize`` and ``painterly demo``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import images
+from .cli_options import config_options
+from .config import make_config
+from .record import Result
+from .transfer import Progress, ProgressFn, run
+
+BUNDLED = ("tubingen.jpg", "starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+
+
+def bundled(name: str) -> Path:
+    """Path of a bundled sample image (see ``painterly/data/SOURCES.md``)."""
+    return Path(str(resources.files("painterly") / "data" / name))
+
+
+class _Reporter:
+    """Turns progress events into a tqdm bar and intermediate images."""
+
+    def __init__(self, out: Path, quiet: bool, save_every: int | None) -> None:
+        self.out, self.save_every = out, save_every
+        self.bar: Any = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit="step", dynamic_ncols=True, leave=True)
+
+    def __call__(self, info: Progress) -> None:
+        if self.bar is not None:
+            self.bar.total = info.total
+            self.bar.set_postfix_str(
+                f"{info.size[1]}×{info.size[0]} style {info.losses['style']:.3g} "
+                f"content {info.losses['content']:.3g}", refresh=False)
+            self.bar.update(1)
+        if self.save_every and info.step % self.save_every == 0:
+            path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
+            images.save_image(info.image.detach().cpu().clamp(0, 1), path)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def execute(cfg_args: dict[str, Any], content: Path, styles: list[Path], out: Path,
+            quiet: bool, save_every: int | None, quality: int) -> Result:
+    """Validate everything, run, and save the image and its record."""
+    images.check_output_path(out)
+    if save_every is not None and save_every < 1:
+        raise click.BadParameter(f"--save-every must be ≥ 1, got {save_every}")
+    cfg = make_config(**cfg_args)
+    reporter = _Reporter(out, quiet, save_every)
+    callback: ProgressFn = reporter
+    try:
+        result = run(cfg, content, styles, progress=callback)
+    finally:
+        reporter.close()
+    inputs = {"content": str(content), "styles": [str(s) for s in styles]}
+    result.save(out, quality=quality, inputs=inputs)
+    if not quiet:
+        losses = result.final_losses
+        state = "interrupted; kept the image reached so far" if result.interrupted else "done"
+        click.echo(
+            f"{out} ({state}: {len(result.history)} steps in {result.elapsed:.1f} s, "
+            f"style loss {losses['style']:.4g}, content loss {losses['content']:.4g}; "
+            f"record in {out.with_suffix('.json')})", err=True)
+    return result
+
+
+_OUT = click.option("-o", "--output", "output", type=click.Path(path_type=Path),
+                    required=True, help="output image (.png, .jpg, .webp, .tif)")
+_QUIET = click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
+_QUALITY = click.option("--quality", type=click.IntRange(1, 100), default=95,
+                        help="JPEG/WebP quality  [default: 95]")
+
+
+@click.command()
+@click.argument("content", type=click.Path(path_type=Path))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_OUT
+@config_options
+@click.option("--save-every", type=int, default=None, help="write every N-th step's image")
+@_QUALITY
+@_QUIET
+def stylize(content: Path, styles: tuple[Path, ...], output: Path, quiet: bool,
+            save_every: int | None, quality: int, **cfg_args: Any) -> int:
+    """Paint CONTENT in the style of one or more STYLE images.
+
+    \b
+    Example:
+      painterly stylize photo.jpg starry_night.jpg -o out.png
+      painterly stylize photo.jpg a.jpg b.jpg --style-weights 0.7 0.3 -o out.png
+    """
+    result = execute(cfg_args, content, list(styles), output, quiet, save_every, quality)
+    return 130 if result.interrupted else 0
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              default=Path("painterly-demo.png"), help="output image  [default: painterly-demo.png]")
+@click.option("--size", type=int, default=None, help="longest side in pixels  [default: 512]")
+@_QUIET
+def demo(output: Path, size: int | None, quiet: bool) -> int:
+    """Stylise a bundled photo of Tübingen with van Gogh's Starry Night."""
+    content, style = bundled("tubingen.jpg"), bundled("starry_night.jpg")
+    started = time.perf_counter()
+    result = execute({"size": size, "seed": 0}, content, [style], output, quiet, None, 95)
+    click.echo(f"Wrote {output.resolve()} in {time.perf_counter() - started:.0f} s "
+               f"(Tübingen by Andreas Praefcke, CC BY 3.0; The Starry Night, public domain)")
+    return 130 if result.interrupted else 0

@@ -1,0 +1,40 @@
+"""The small family of exceptions painterly raises for problems a user can fix.
+
+Every message names the offending value, what is allowed and how to fix it; the
+command line prints the message on one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PainterlyError(Exception):
+    """Base class: a problem with the user's input or set-up, not a bug."""
+
+
+class ConfigError(PainterlyError, ValueError):
+    """A parameter is out of range, of the wrong count, or unknown."""
+
+
+class ImageError(PainterlyError):
+    """An image file is missing, unreadable, corrupt or too large."""
+
+
+class WeightsError(PainterlyError):
+    """Network weights are missing, corrupt, or of an unknown format."""
+
+
+class OutputError(PainterlyError):
+    """The output path cannot be written as asked."""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``.
+
+    >>> did_you_mean("block4_conv22", ["block4_conv2", "block5_conv1"])
+    " Did you mean 'block4_conv2'?"
+    """
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""

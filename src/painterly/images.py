@@ -1,0 +1,153 @@
+"""Image input and output: any Pillow image in, RGB float tensors inside, files out.
+
+Loading applies the EXIF orientation, converts embedded ICC profiles to sRGB,
+flattens alpha onto white and handles grey, palette, CMYK and 16-bit images. Saving
+writes to a temporary file and renames it, so an interrupted run never leaves a
+half-written image.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError, OutputError
+
+MAX_INPUT_PIXELS = 100_000_000  # 100 MP: larger files are refused before decoding
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+                  ".tif": "TIFF", ".tiff": "TIFF"}
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Open and fully decode an image file as 8-bit RGB, oriented and in sRGB."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"image '{path}' does not exist: check the path")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > MAX_INPUT_PIXELS:
+                raise ImageError(
+                    f"image '{path}' is {w}×{h} ({w * h / 1e6:.0f} MP), over the "
+                    f"{MAX_INPUT_PIXELS // 1_000_000} MP limit: downscale it first"
+                )
+            img.load()
+            return to_rgb(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"'{path}' is not an image Pillow can read: give a PNG, JPEG, …") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"image '{path}' is truncated or corrupt ({exc}): re-export it") from None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Orient by EXIF, convert to sRGB, flatten alpha onto white, return mode RGB."""
+    img = ImageOps.exif_transpose(img)
+    icc = img.info.get("icc_profile")
+    if icc and img.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
+            img = ImageCms.profileToProfile(img, src, _SRGB, outputMode=out_mode)
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: keep the pixels as they are
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        img = img.point(lambda v: v / 257).convert("L")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB")
+
+
+def load_image(source: str | os.PathLike[str] | Image.Image | torch.Tensor) -> torch.Tensor:
+    """A path, PIL image or tensor → ``1×3×H×W`` float32 RGB in [0, 1]."""
+    if isinstance(source, torch.Tensor):
+        t = source.detach().float()
+        t = t.unsqueeze(0) if t.dim() == 3 else t
+        if t.dim() != 4 or t.shape[:2] != (1, 3):
+            raise ImageError(f"image tensor has shape {tuple(source.shape)}: expected 3×H×W")
+        return t.clamp(0, 1)
+    img = to_rgb(source) if isinstance(source, Image.Image) else open_image(source)
+    return pil_to_tensor(img)
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    data = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    return data.permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """``1×3×H×W`` (or ``3×H×W``) in [0, 1] → 8-bit RGB PIL image."""
+    t = image.detach().float().cpu().reshape(3, image.shape[-2], image.shape[-1])
+    data = (t.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
+    return Image.fromarray(data.numpy())
+
+
+def fit_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(h, w) with the longer side equal to ``size``, aspect ratio kept."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Resize a ``1×3×H×W`` tensor; antialiased when shrinking."""
+    if tuple(image.shape[-2:]) == hw:
+        return image
+    return torch.nn.functional.interpolate(
+        image, size=hw, mode="bicubic", align_corners=False, antialias=True
+    ).clamp(0, 1)
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Validate an output path before any work: known extension, existing folder."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise OutputError(
+            f"output '{path}' has extension '{path.suffix}': use one of "
+            f"{', '.join(sorted(OUTPUT_FORMATS))}"
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output folder '{folder}' does not exist: create it first")
+    return path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``, never leaving a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_image(image: torch.Tensor, path: str | os.PathLike[str], quality: int = 95) -> Path:
+    """Write an image tensor atomically; the format follows the extension, sRGB embedded."""
+    path = check_output_path(path)
+    fmt = OUTPUT_FORMATS[path.suffix.lower()]
+    pil = tensor_to_pil(image)
+    icc = ImageCms.ImageCmsProfile(_SRGB).tobytes()
+
+    def write(tmp: Path) -> None:
+        options: dict[str, object] = {"icc_profile": icc}
+        if fmt in ("JPEG", "WEBP"):
+            options["quality"] = quality
+        pil.save(tmp, format=fmt, **options)
+
+    atomic_write(path, write)
+    return path

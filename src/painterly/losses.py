@@ -1,0 +1,133 @@
+"""Loss functions of Gatys et al. (2015), as pure functions, plus thin modules that
+hold their targets as buffers.
+
+Normalisations follow the paper and the article:
+
+* content: ``L = 1/2 * sum((F(x) - F(c))**2)``
+* Gram matrix: ``G = F F^T`` over the ``M = H*W`` positions of ``N`` filters
+* style, per layer: ``E_l = 1/(4 N^2 M^2) * sum((G(x) - G(s))**2)``
+
+All are computed in float32, whatever precision the network ran in: Gram matrices
+of half-precision features overflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision tensors as float32; float32 and float64 unchanged."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
+def positions_by_filters(features: torch.Tensor) -> torch.Tensor:
+    """A ``1×N×H×W`` (or ``N×H×W``) feature map as the ``M×N`` matrix ``F^T`` in float32.
+
+    For a channels-last map this is a view, not a copy.
+    """
+    n = features.shape[-3]
+    return at_least_fp32(features.movedim(-3, -1).reshape(-1, n))
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Unnormalised Gram matrix ``G = F F^T`` (N×N) of a feature map.
+
+    >>> gram_matrix(torch.tensor([[[1.0, 2.0]], [[0.0, 1.0]]]))
+    tensor([[5., 2.],
+            [2., 1.]])
+    """
+    flat = positions_by_filters(features)
+    return flat.T @ flat
+
+
+class _GramDistance(torch.autograd.Function):
+    """``sum((X^T X - A)**2) / (4 N^2)`` with its analytic gradient ``X (G - A) / N^2``.
+
+    Autograd would differentiate both factors of ``X^T X`` separately (two large
+    matrix products); the closed form needs one.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n = flat.shape[1]
+        diff = flat.T @ flat - target
+        ctx.save_for_backward(flat, diff)
+        return diff.pow(2).sum() / (4.0 * n * n)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        flat, diff = ctx.saved_tensors
+        n = flat.shape[1]
+        return flat @ (diff * (grad / (n * n))), None
+
+
+def gram_distance(flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``sum((F F^T - A)**2) / (4 N^2)`` for ``flat = F^T`` (M×N) and a symmetric target."""
+    result: torch.Tensor = _GramDistance.apply(flat, target)
+    return result
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``1/2 * sum((F - P)**2)`` (Gatys et al. 2015, eq. 1)."""
+    return 0.5 * (at_least_fp32(features) - target).pow(2).sum()
+
+
+def style_layer_loss(gram: torch.Tensor, target: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """``E_l = 1/(4 N^2 M^2) * sum((G - A)**2)`` (Gatys et al. 2015, eq. 4)."""
+    return (gram - target).pow(2).sum() / (4.0 * n * n * m * m)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels, a smoothness prior.
+
+    Not in Gatys et al. 2015; Mahendran & Vedaldi (2015) and most later tools add it.
+    """
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+class ContentLoss(nn.Module):
+    """Content loss against a fixed target feature map (held as a buffer)."""
+
+    target: torch.Tensor
+
+    def __init__(self, target: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", at_least_fp32(target.detach()))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return content_loss(features, self.target)
+
+
+class GramStyleLoss(nn.Module):
+    """Per-layer style loss against a precomputed target Gram matrix.
+
+    The target is computed once from the style image's features, so each step only
+    pays for the Gram matrix of the image being optimised.
+    """
+
+    target: torch.Tensor
+
+    def __init__(self, target_features: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", self.statistics(target_features))
+
+    @staticmethod
+    def statistics(features: torch.Tensor) -> torch.Tensor:
+        """Per-position-normalised Gram ``F F^T / M``: the target for any image size."""
+        return gram_matrix(features) / positions_by_filters(features).shape[0]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        flat = positions_by_filters(features)
+        m, n = flat.shape
+        # E_l with G = F F^T and A = M * (style Gram per position): the target is scaled
+        # to this image's M, so the style image may have another size than the output.
+        return gram_distance(flat, self.target * m) / (m * m)
+
+    def extra_repr(self) -> str:
+        return f"filters={self.target.shape[0]}"

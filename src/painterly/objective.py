@@ -1,0 +1,70 @@
+"""The objective of a transfer, ``a*L_style + b*L_content + tv*TV``, with its targets
+computed once and held as buffers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .losses import ContentLoss, GramStyleLoss, total_variation
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The weighted total and the unweighted parts of one evaluation."""
+
+    total: torch.Tensor
+    content: torch.Tensor
+    style: torch.Tensor
+    tv: torch.Tensor
+
+    def as_floats(self) -> dict[str, float]:
+        return {k: float(getattr(self, k).detach()) for k in ("total", "content", "style", "tv")}
+
+
+class Objective(nn.Module):
+    """``L = a * sum_i a_i sum_l w_l E_l(i) + b * sum_c L_content(c) + tv * TV(x)``.
+
+    ``style_features`` holds one ``{layer: features}`` dict per style image; only
+    their Gram statistics are kept.
+    """
+
+    def __init__(
+        self,
+        content_features: Mapping[str, torch.Tensor],
+        style_features: Sequence[Mapping[str, torch.Tensor]],
+        style_image_weights: Sequence[float],
+        layer_weights: Mapping[str, float],
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.content = nn.ModuleDict({k: ContentLoss(v) for k, v in content_features.items()})
+        self.styles = nn.ModuleList(
+            nn.ModuleDict({k: GramStyleLoss(feats[k]) for k in layer_weights})
+            for feats in style_features
+        )
+        self.style_image_weights = tuple(style_image_weights)
+        self.layer_weights = dict(layer_weights)
+        self.content_weight = content_weight
+        self.style_weight = style_weight
+        self.tv_weight = tv_weight
+
+    @property
+    def layers(self) -> set[str]:
+        return set(self.content.keys()) | set(self.layer_weights)
+
+    def forward(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> LossTerms:
+        zero = image.new_zeros(())
+        content = sum((loss(features[k]) for k, loss in self.content.items()), zero)
+        style = zero
+        for weight, losses in zip(self.style_image_weights, self.styles, strict=True):
+            for layer, loss in losses.items():
+                style = style + weight * self.layer_weights[layer] * loss(features[layer])
+        tv = total_variation(image) if self.tv_weight else zero
+        total = self.style_weight * style + self.content_weight * content + self.tv_weight * tv
+        return LossTerms(total, content, style, tv)

@@ -1,0 +1,71 @@
+"""The result of a run and its JSON record, written beside the image."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from . import __version__, images
+from .config import Config
+
+
+@dataclass
+class Result:
+    """A finished (or interrupted) transfer."""
+
+    image: torch.Tensor  # 1×3×H×W, RGB in [0, 1], on the CPU
+    history: list[dict[str, float]]
+    config: Config
+    seed: int
+    weights: dict[str, str]
+    elapsed: float
+    interrupted: bool
+    device: str
+    precision: str
+
+    @property
+    def final_losses(self) -> dict[str, float]:
+        return {k: v for k, v in self.history[-1].items() if k not in ("step", "scale")}
+
+    def to_pil(self) -> Image.Image:
+        return images.tensor_to_pil(self.image)
+
+    def record(self, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Everything needed to reproduce and compare the run, as plain JSON data."""
+        return {
+            "painterly": __version__,
+            "torch": torch.__version__,
+            "config": self.config.to_json(),
+            "seed": self.seed,
+            "weights": self.weights,
+            "device": self.device,
+            "precision": self.precision,
+            "size": [self.image.shape[-1], self.image.shape[-2]],
+            "steps": len(self.history),
+            "final_losses": self.final_losses,
+            "seconds": round(self.elapsed, 3),
+            "interrupted": self.interrupted,
+            "inputs": inputs or {},
+        }
+
+    def save(self, path: str | os.PathLike[str], quality: int = 95,
+             inputs: dict[str, Any] | None = None) -> Path:
+        """Write the image and, beside it, ``<name>.json`` with the record."""
+        out = images.save_image(self.image, path, quality=quality)
+        write_json(out.with_suffix(".json"), self.record(inputs))
+        return out
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically."""
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+    images.atomic_write(path, write)

@@ -1,0 +1,223 @@
+"""Style transfer: the article's ``stylize`` with its seven parameters, run over a
+coarse-to-fine schedule of sizes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from . import images
+from .config import Config, check_style_weights, layer_weight_map, make_config
+from .errors import ConfigError
+from .layers import deepest
+from .memory import check_fits
+from .objective import Objective
+from .optimize import PixelOptimizer
+from .record import Result
+from .runtime import autocast, pick_device, resolve_precision
+from .vgg import VGG19Features
+from .weights import load_weights
+
+log = logging.getLogger(__name__)
+ImageLike = str | os.PathLike[str] | Any  # path, PIL image or tensor
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback receives after each optimiser step."""
+
+    step: int  # 1-based, over all scales
+    total: int
+    scale: int  # 0-based index into the schedule
+    scales: int
+    size: tuple[int, int]  # (height, width) at this scale
+    losses: dict[str, float]
+    elapsed: float
+    image: torch.Tensor = field(repr=False)  # current image, 1×3×H×W in [0, 1] (not a copy)
+
+
+ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
+
+
+def stylize(
+    content: ImageLike,
+    styles: Sequence[ImageLike],
+    content_weight: float | None = None,
+    style_weight: float | None = None,
+    iterations: int | None = None,
+    style_weights: Sequence[float] | None = None,
+    layer_weights: Sequence[float] | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    preset: str = "default",
+    **options: Any,
+) -> Result:
+    """Stylise ``content`` with ``styles``; the article's seven parameters come first.
+
+    A parameter left at ``None`` takes the preset's value, else :class:`Config`'s
+    default. Other options are :class:`Config`'s fields (``size``, ``init``, ``seed``,
+    ``optimizer``, ``content_layers``, ``style_layers``, …).
+
+    >>> result = stylize("photo.jpg", ["painting.jpg"], iterations=100)  # doctest: +SKIP
+    >>> result.save("out.png")  # doctest: +SKIP
+    """
+    cfg = make_config(
+        preset,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        iterations=iterations,
+        style_weights=_tuple(style_weights),
+        layer_weights=_tuple(layer_weights),
+        **options,
+    )
+    return run(cfg, content, styles, progress=progress)
+
+
+def _tuple(values: Sequence[float] | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(float(v) for v in values)
+
+
+def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int], int]]:
+    """[((h, w), steps)] from coarse to fine; sizes grow by √2, steps are split evenly."""
+    sizes = []
+    for i in range(cfg.scales):
+        side = cfg.size / math.sqrt(2) ** (cfg.scales - 1 - i)
+        sizes.append(images.fit_size(height, width, max(32, round(side))))
+    base, extra = divmod(cfg.iterations, cfg.scales)
+    return [(hw, base + (1 if i >= cfg.scales - extra else 0)) for i, hw in enumerate(sizes)]
+
+
+def run(cfg: Config, content: ImageLike, styles: Sequence[ImageLike],
+        progress: ProgressFn | None = None) -> Result:
+    """Run a transfer for a resolved :class:`Config`."""
+    if isinstance(styles, (str, os.PathLike)):
+        styles = [styles]
+    image_weights = check_style_weights(cfg, len(styles))
+    device = pick_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    content_img = images.load_image(content)
+    style_imgs = [images.load_image(s) for s in styles]
+    plan = schedule(cfg, *content_img.shape[-2:])
+    layers = [*cfg.content_layers, *cfg.style_layers]
+    check_fits(*plan[-1][0], deepest(layers), precision, cfg.size)
+    weights = load_weights(cfg.weights)
+    net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
+    net = net.to(memory_format=torch.channels_last)
+    seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
+    generator = torch.Generator().manual_seed(seed)
+    engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan))
+    image: torch.Tensor | None = None
+    for index, (hw, steps) in enumerate(plan):
+        start = _start_image(cfg, content_img, hw, image, generator)
+        objective = _objective(cfg, engine, content_img, style_imgs, image_weights, hw, plan)
+        image = engine.optimise(objective, start, steps, index, len(plan))
+        if engine.stopped:
+            break
+    assert image is not None
+    return Result(
+        image=image.detach().cpu().clamp(0, 1),
+        history=engine.history,
+        config=cfg,
+        seed=seed,
+        weights={"source": weights.spec.name, "path": str(weights.path),
+                 "sha256": weights.sha256},
+        elapsed=time.perf_counter() - engine.started,
+        interrupted=engine.stopped,
+        device=str(device),
+        precision=precision,
+    )
+
+
+def _start_image(cfg: Config, content: torch.Tensor, hw: tuple[int, int],
+                 previous: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+    if previous is not None:  # coarse-to-fine: start from the last scale's result
+        return images.resize(previous.detach().cpu().clamp(0, 1), hw)
+    if cfg.init == "content":
+        return images.resize(content, hw)
+    if cfg.init == "noise":
+        return torch.rand((1, 3, *hw), generator=generator)
+    return images.resize(images.load_image(cfg.init), hw)
+
+
+def style_size(cfg: Config, style: torch.Tensor, hw: tuple[int, int]) -> tuple[int, int]:
+    """The style image's size at an output size: ``style_scale`` times the output's
+    longest side, never upscaled beyond the style image's own resolution."""
+    h, w = style.shape[-2:]
+    want = max(16, round(max(hw) * cfg.style_scale))
+    if want > max(h, w):
+        log.warning("style image is %d×%d: not upscaled to %d px", w, h, want)
+        want = max(h, w)
+    return images.fit_size(h, w, want)
+
+
+def _objective(cfg: Config, engine: _Engine, content: torch.Tensor,
+               styles: list[torch.Tensor], image_weights: tuple[float, ...],
+               hw: tuple[int, int], plan: list[tuple[tuple[int, int], int]]) -> Objective:
+    content_feats = engine.features(images.resize(content, hw), cfg.content_layers)
+    style_feats = [
+        engine.features(images.resize(s, style_size(cfg, s, hw)), cfg.style_layers)
+        for s in styles
+    ]
+    # The content loss sums over positions, the style loss does not: scaling b by the
+    # pixel ratio keeps the balance of the final size at every coarser scale.
+    final = plan[-1][0]
+    ratio = (final[0] * final[1]) / (hw[0] * hw[1])
+    return Objective(content_feats, style_feats, image_weights, layer_weight_map(cfg),
+                     cfg.content_weight * ratio, cfg.style_weight, cfg.tv_weight).to(engine.device)
+
+
+class _Engine:
+    """Runs the optimiser at one scale after another, keeping history and progress."""
+
+    def __init__(self, cfg: Config, net: VGG19Features, device: torch.device, precision: str,
+                 progress: ProgressFn | None, total: int) -> None:
+        self.cfg, self.net, self.device, self.precision = cfg, net, device, precision
+        self.progress, self.total = progress, total
+        self.history: list[dict[str, float]] = []
+        self.stopped = False
+        self.started = time.perf_counter()
+
+    def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        with torch.no_grad(), autocast(self.device, self.precision):
+            feats = self.net(image.to(self.device).contiguous(memory_format=torch.channels_last))
+        return {k: feats[k].float() for k in layers}
+
+    def optimise(self, objective: Objective, start: torch.Tensor, steps: int,
+                 scale: int, scales: int) -> torch.Tensor:
+        x = start.to(self.device).contiguous().requires_grad_(True)
+        opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.cfg.lbfgs_history)
+
+        def evaluate() -> Any:
+            with autocast(self.device, self.precision):
+                feats = self.net(x.contiguous(memory_format=torch.channels_last))
+            return objective(feats, x)
+
+        try:
+            for _ in range(steps):
+                terms = opt.step(evaluate)
+                losses = terms.as_floats()
+                if not math.isfinite(losses["total"]):
+                    raise ConfigError("the loss became NaN or infinite: lower the learning rate")
+                self._report(losses, scale, scales, x)
+                if self.stopped:
+                    break
+        except KeyboardInterrupt:
+            self.stopped = True
+        return x.detach()
+
+    def _report(self, losses: dict[str, float], scale: int, scales: int, x: torch.Tensor) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.history.append({"step": len(self.history) + 1, "scale": scale, **losses,
+                             "time": elapsed})
+        if self.progress is not None:
+            info = Progress(len(self.history), self.total, scale, scales,
+                            (x.shape[-2], x.shape[-1]), losses, elapsed, x.detach())
+            if self.progress(info) is False:
+                self.stopped = True

@@ -1,0 +1,87 @@
+"""VGG-19's convolutional part as a feature extractor with named layers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import ConfigError
+from .layers import CONV_NAMES, INDEX, LAYER_NAMES, LAYERS, check_layer
+from .weights import LoadedWeights
+
+
+class VGG19Features(nn.Module):
+    """VGG-19 convolutions that return the activations of the requested layers.
+
+    The input is an RGB batch in [0, 1]; the module converts it to the convention of
+    its weights (channel order, scale, mean, std), so a caller can never feed the wrong
+    normalisation. The network is cut after the deepest layer it is asked for.
+
+    >>> net = VGG19Features(load_weights(), layers=["block1_conv1"])  # doctest: +SKIP
+    >>> net(torch.rand(1, 3, 64, 64))["block1_conv1"].shape  # doctest: +SKIP
+    torch.Size([1, 64, 64, 64])
+    """
+
+    def __init__(
+        self,
+        weights: LoadedWeights,
+        layers: Iterable[str],
+        pooling: str = "max",
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__()
+        wanted = [check_layer(name) for name in layers]
+        if not wanted:
+            raise ConfigError("no layers requested: name at least one VGG-19 layer")
+        if pooling not in ("max", "avg"):
+            raise ConfigError(f"unknown pooling '{pooling}': use 'max' or 'avg'")
+        self.wanted = frozenset(wanted)
+        self.pooling = pooling
+        last = max(INDEX[name] for name in wanted)
+        self.names: tuple[str, ...] = LAYER_NAMES[: last + 1]
+        self.convs = nn.ModuleDict()
+        for layer in LAYERS[: last + 1]:
+            if layer.kind == "conv":
+                w, b = weights.tensors[layer.name]
+                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+                conv.weight = nn.Parameter(w.clone(), requires_grad=False)
+                conv.bias = nn.Parameter(b.clone(), requires_grad=False)
+                self.convs[layer.name] = conv
+        # Replicate padding on the first convolution avoids dark borders (an option;
+        # the original network pads with zeros everywhere).
+        first = self.convs[CONV_NAMES[0]]
+        assert isinstance(first, nn.Conv2d)
+        if padding_mode != "zeros":
+            first.padding_mode = padding_mode
+        convention = weights.spec.convention
+        self.register_buffer("order", torch.tensor(convention.channel_index), persistent=False)
+        self.register_buffer("mean", torch.tensor(convention.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(convention.std).view(1, 3, 1, 1), persistent=False)
+        self.scale = convention.scale
+        self.requires_grad_(False)
+
+    def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] → the weights' own input convention."""
+        x = rgb.index_select(1, self.order) * self.scale
+        return (x - self.mean) / self.std
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.preprocess(rgb)
+        out: dict[str, torch.Tensor] = {}
+        for name in self.names:
+            if name.endswith("_pool"):
+                x = F.max_pool2d(x, 2) if self.pooling == "max" else _avg_pool(x)
+            else:
+                x = F.relu(self.convs[name](x), inplace=True)
+            if name in self.wanted:
+                out[name] = x
+        return out
+
+
+def _avg_pool(x: torch.Tensor) -> torch.Tensor:
+    # Gatys et al. 2015 replace max by average pooling; plain averaging shrinks the
+    # activations of deeper layers, which the article does not correct for.
+    return F.avg_pool2d(x, 2)

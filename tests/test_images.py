@@ -1,0 +1,110 @@
+"""Every kind of image loads as RGB in sRGB, right way up; output is atomic."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image, ImageCms
+
+from painterly import images
+from painterly.errors import ImageError, OutputError
+
+
+def save(img: Image.Image, path: Path, **kw: object) -> Path:
+    img.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16", "RGB"])
+def test_modes_load_as_rgb(tmp_path: Path, mode: str) -> None:
+    img = Image.new("RGB", (6, 4), (200, 100, 50)).convert(mode)
+    ext = "jpg" if mode == "CMYK" else ("tif" if mode == "I;16" else "png")
+    t = images.load_image(save(img, tmp_path / f"x.{ext}"))
+    assert t.shape == (1, 3, 4, 6) and 0 <= t.min() and t.max() <= 1
+
+
+def test_sixteen_bit_grey_keeps_its_level(tmp_path: Path) -> None:
+    img = Image.new("I;16", (4, 4), 32768)
+    t = images.load_image(save(img, tmp_path / "g.png"))
+    assert abs(t.mean().item() - 0.5) < 0.01
+
+
+def test_alpha_is_flattened_onto_white(tmp_path: Path) -> None:
+    img = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    assert images.load_image(save(img, tmp_path / "a.png")).min().item() == 1.0
+
+
+def test_exif_rotation_is_applied(tmp_path: Path) -> None:
+    img = Image.new("RGB", (8, 4), (10, 20, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    t = images.load_image(save(img, tmp_path / "r.jpg", exif=exif))
+    assert t.shape[-2:] == (8, 4)
+
+
+def test_icc_profile_is_converted_to_srgb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = ImageCms.profileToProfile
+
+    def spy(img: Image.Image, *args: object, **kwargs: object) -> Image.Image:
+        calls.append(img.mode)
+        return real(img, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ImageCms, "profileToProfile", spy)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB", 5000))
+    img = Image.new("RGB", (4, 4), (200, 60, 60))
+    t = images.load_image(save(img, tmp_path / "p.png", icc_profile=profile.tobytes()))
+    assert calls == ["RGB"] and t.shape == (1, 3, 4, 4)
+
+
+def test_broken_icc_profile_keeps_pixels(tmp_path: Path) -> None:
+    img = Image.new("RGB", (4, 4), (200, 60, 60))
+    t = images.load_image(save(img, tmp_path / "b.png", icc_profile=b"garbage"))
+    torch.testing.assert_close(t, images.load_image(img))
+
+
+def test_bad_files_raise_image_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ImageError, match="does not exist"):
+        images.load_image(tmp_path / "none.png")
+    (tmp_path / "t.txt").write_text("hello")
+    with pytest.raises(ImageError, match="not an image"):
+        images.load_image(tmp_path / "t.txt")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(buf, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buf.getvalue()[:300])
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        images.load_image(tmp_path / "cut.jpg")
+    monkeypatch.setattr(images, "MAX_INPUT_PIXELS", 100)
+    with pytest.raises(ImageError, match="downscale it first"):
+        images.load_image(save(Image.new("RGB", (20, 20)), tmp_path / "big.png"))
+
+
+def test_round_trip_and_formats(tmp_path: Path) -> None:
+    t = torch.rand(1, 3, 10, 12)
+    for ext in (".png", ".jpg", ".webp", ".tif"):
+        out = images.save_image(t, tmp_path / f"o{ext}")
+        back = images.load_image(out)
+        assert back.shape == t.shape
+        assert "icc_profile" in Image.open(out).info
+    exact = images.load_image(tmp_path / "o.png")
+    assert (exact - t).abs().max() < 1 / 255
+
+
+def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    def boom(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        images.atomic_write(tmp_path / "x.png", boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_path_is_checked_first(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="extension '.gif'"):
+        images.check_output_path(tmp_path / "x.gif")
+    with pytest.raises(OutputError, match="does not exist"):
+        images.check_output_path(tmp_path / "no" / "x.png")

@@ -1,0 +1,77 @@
+"""Loss functions against hand-computed values."""
+
+from __future__ import annotations
+
+import torch
+
+from painterly.losses import (
+    ContentLoss,
+    GramStyleLoss,
+    content_loss,
+    gram_distance,
+    gram_matrix,
+    positions_by_filters,
+    style_layer_loss,
+    total_variation,
+)
+
+# The toy case: two filters ("red" and "blue"), each a 3×2 map of outputs.
+RED = [[1.0, 2.0], [0.0, 1.0], [3.0, 0.0]]
+BLUE = [[0.0, 1.0], [2.0, 1.0], [1.0, 1.0]]
+
+
+def toy() -> torch.Tensor:
+    return torch.tensor([RED, BLUE])  # N=2 filters, 3×2 positions (M=6)
+
+
+def test_gram_of_toy_case_by_hand() -> None:
+    # red·red = 1+4+0+1+9+0 = 15, red·blue = 0+2+0+1+3+0 = 6, blue·blue = 0+1+4+1+1+1 = 8
+    assert torch.equal(gram_matrix(toy()), torch.tensor([[15.0, 6.0], [6.0, 8.0]]))
+
+
+def test_gram_is_symmetric_and_channels_last_safe() -> None:
+    x = torch.rand(1, 8, 5, 7)
+    g1 = gram_matrix(x)
+    g2 = gram_matrix(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(g1, g1.T)
+    torch.testing.assert_close(g1, g2)
+    assert positions_by_filters(x).shape == (35, 8)
+
+
+def test_style_layer_loss_by_hand() -> None:
+    target = torch.tensor([[10.0, 6.0], [6.0, 9.0]])
+    # G - A = [[5, 0], [0, -1]]: sum of squares 26, over 4 N^2 M^2 = 4*4*36
+    loss = style_layer_loss(gram_matrix(toy()), target, n=2, m=6)
+    assert abs(loss.item() - 26 / 576) < 1e-7
+
+
+def test_content_loss_by_hand() -> None:
+    assert content_loss(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 0.0, 0.0])) == 6.5
+
+
+def test_gram_distance_gradient_is_exact() -> None:
+    x = torch.randn(40, 5, dtype=torch.float64, requires_grad=True)
+    a = torch.randn(5, 5, dtype=torch.float64)
+    a = a + a.T
+    assert torch.autograd.gradcheck(lambda t: gram_distance(t, a), (x,))
+    expected = style_layer_loss(x.T @ x, a, n=5, m=1)
+    torch.testing.assert_close(gram_distance(x, a), expected)
+
+
+def test_style_module_matches_formula_for_same_size_images() -> None:
+    style, image = torch.rand(1, 4, 6, 5), torch.rand(1, 4, 6, 5)
+    module = GramStyleLoss(style)
+    expected = style_layer_loss(gram_matrix(image), gram_matrix(style), n=4, m=30)
+    torch.testing.assert_close(module(image), expected)
+    assert module(style).item() < 1e-10
+
+
+def test_content_module_holds_target_as_buffer() -> None:
+    module = ContentLoss(torch.ones(1, 2, 3, 3))
+    assert "target" in dict(module.named_buffers())
+    assert module(torch.ones(1, 2, 3, 3)).item() == 0
+
+
+def test_total_variation_is_zero_for_flat_image() -> None:
+    assert total_variation(torch.full((1, 3, 8, 8), 0.3)).item() == 0
+    assert total_variation(torch.rand(1, 3, 8, 8)).item() > 0

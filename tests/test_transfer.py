@@ -1,0 +1,90 @@
+"""End to end with the real VGG-19 at small sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import painterly
+from painterly import images
+from painterly.errors import ConfigError
+from painterly.transfer import Progress, schedule
+
+SMALL = {"size": 64, "seed": 1}
+
+
+def test_style_loss_falls_tenfold_and_image_changes(content_path: Path, style_path: Path) -> None:
+    result = painterly.stylize(content_path, [style_path], iterations=40, **SMALL)
+    first, last = result.history[0], result.history[-1]
+    assert last["style"] * 10 <= first["style"]
+    photo = images.resize(images.load_image(content_path), tuple(result.image.shape[-2:]))
+    assert (result.image - photo).abs().mean() > 0.03
+    assert result.image.shape[-1] == 64 and 0 <= result.image.min() and result.image.max() <= 1
+
+
+def test_more_style_weight_lowers_final_style_loss(content_path: Path, style_path: Path) -> None:
+    low = painterly.stylize(content_path, [style_path], style_weight=10, iterations=30, **SMALL)
+    high = painterly.stylize(content_path, [style_path], style_weight=1e4, iterations=30, **SMALL)
+    assert high.final_losses["style"] < low.final_losses["style"]
+
+
+def test_seed_makes_noise_runs_repeatable(content_path: Path, style_path: Path) -> None:
+    kw = {"iterations": 5, "init": "noise", **SMALL}
+    a = painterly.stylize(content_path, [style_path], **kw)
+    b = painterly.stylize(content_path, [style_path], **kw)
+    torch.testing.assert_close(a.image, b.image)
+    assert a.seed == 1
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "gd"])
+def test_other_optimisers_lower_the_loss(content_path: Path, style_path: Path,
+                                         optimizer: str) -> None:
+    lr = 0.05 if optimizer == "adam" else None
+    result = painterly.stylize(content_path, [style_path], iterations=15, optimizer=optimizer,
+                               lr=lr, **SMALL)
+    assert result.history[-1]["total"] < result.history[0]["total"]
+
+
+def test_two_styles_with_weights_and_progress(content_path: Path, style_path: Path,
+                                              style2_path: Path) -> None:
+    seen: list[Progress] = []
+    result = painterly.stylize(content_path, [style_path, style2_path], iterations=6,
+                               style_weights=[0.7, 0.3], progress=seen.append, scales=2, **SMALL)
+    assert [p.step for p in seen] == list(range(1, 7)) and seen[0].total == 6
+    assert {p.scale for p in seen} == {0, 1} and seen[-1].size == (48, 64)
+    assert result.config.style_weights == (0.7, 0.3)
+
+
+def test_callback_returning_false_stops_early(content_path: Path, style_path: Path) -> None:
+    result = painterly.stylize(content_path, [style_path], iterations=50,
+                               progress=lambda p: p.step < 3, **SMALL)
+    assert len(result.history) == 3 and result.interrupted
+
+
+def test_article_preset_uses_its_layers(content_path: Path, style_path: Path) -> None:
+    result = painterly.stylize(content_path, [style_path], iterations=3, preset="article",
+                               **SMALL)
+    assert result.config.content_layers == ("block5_conv2",)
+    assert result.config.init == "noise" and result.config.layer_weights is None
+
+
+def test_schedule_grows_by_root_two() -> None:
+    cfg = painterly.make_config(size=512, scales=3, iterations=100)
+    plan = schedule(cfg, 384, 512)
+    assert [hw for hw, _ in plan] == [(192, 256), (272, 362), (384, 512)]
+    assert sum(steps for _, steps in plan) == 100
+
+
+def test_bad_style_weights_are_refused(content_path: Path, style_path: Path) -> None:
+    with pytest.raises(ConfigError, match="2 style weights given for 1 style images"):
+        painterly.stylize(content_path, [style_path], style_weights=[1, 2], **SMALL)
+
+
+def test_result_saves_image_and_record(tmp_path: Path, content_path: Path,
+                                       style_path: Path) -> None:
+    result = painterly.stylize(content_path, [style_path], iterations=2, **SMALL)
+    out = result.save(tmp_path / "o.png")
+    record = (tmp_path / "o.json").read_text()
+    assert out.exists() and '"sha256"' in record and '"seed": 1' in record
