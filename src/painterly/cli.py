@@ -24,8 +24,9 @@ from .errors import PainterlyError
 @click.option("-v", "--verbose", is_flag=True, help="log what happens")
 def cli(verbose: bool) -> None:
     """painterly: neural style transfer (Gatys et al.) with the original VGG-19."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="painterly: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="painterly: %(message)s"
+    )
 
 
 for command in (stylize, demo, layers, weights, score):

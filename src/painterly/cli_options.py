@@ -36,7 +36,8 @@ def gather_lists(argv: Sequence[str]) -> list[str]:
         numeric = name.endswith("weights")
         values = []
         while i < len(args) and (
-            _NUMBER.match(args[i]) if numeric
+            _NUMBER.match(args[i])
+            if numeric
             else not args[i].startswith("-") and not re.search(r"[./\\]", args[i])
         ):
             values.append(args[i])
@@ -62,10 +63,15 @@ def _parse_list(kind: type) -> Callable[[click.Context, click.Parameter, str | N
 
 def _base_type(annotation: Any) -> type:
     hint = typing.get_type_hints(Config)[annotation]
-    args = [a for a in typing.get_args(hint) if a is not type(None)] if isinstance(
-        hint, types.UnionType) else [hint]
+    args = (
+        [a for a in typing.get_args(hint) if a is not type(None)]
+        if isinstance(hint, types.UnionType)
+        else [hint]
+    )
     first = args[0]
-    return typing.get_args(first)[0] if typing.get_origin(first) is tuple else first
+    base = typing.get_args(first)[0] if typing.get_origin(first) is tuple else first
+    assert isinstance(base, type)
+    return base
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,13 +86,27 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help_text = f.metadata["help"] + (f"  [default: {shown}]" if default is not None else "")
         kind = _base_type(f.name)
         if f.name in LIST_FIELDS:
-            option = click.option(flag, f.name, default=None, callback=_parse_list(kind),
-                                  help=help_text, metavar="LIST")
+            option = click.option(
+                flag,
+                f.name,
+                default=None,
+                callback=_parse_list(kind),
+                help=help_text,
+                metavar="LIST",
+            )
+        elif kind is bool:
+            negative = "--no-" + f.name.replace("_", "-")
+            option = click.option(f"{flag}/{negative}", f.name, default=None, help=help_text)
         elif f.metadata.get("choices"):
-            option = click.option(flag, f.name, default=None, help=help_text,
-                                  type=click.Choice(f.metadata["choices"]))
+            option = click.option(
+                flag, f.name, default=None, help=help_text, type=click.Choice(f.metadata["choices"])
+            )
         else:
             option = click.option(flag, f.name, default=None, type=kind, help=help_text)
         func = option(func)
-    return click.option("--preset", type=click.Choice(list(PRESETS)), default="default",
-                        help="a set of defaults: 'article' is the article's own setting")(func)
+    return click.option(
+        "--preset",
+        type=click.Choice(list(PRESETS)),
+        default="default",
+        help="a set of defaults: 'article' is the article's own setting",
+    )(func)

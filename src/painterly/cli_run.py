@@ -40,7 +40,9 @@ class _Reporter:
             self.bar.total = info.total
             self.bar.set_postfix_str(
                 f"{info.size[1]}×{info.size[0]} style {info.losses['style']:.3g} "
-                f"content {info.losses['content']:.3g}", refresh=False)
+                f"content {info.losses['content']:.3g}",
+                refresh=False,
+            )
             self.bar.update(1)
         if self.save_every and info.step % self.save_every == 0:
             path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
@@ -51,8 +53,15 @@ class _Reporter:
             self.bar.close()
 
 
-def execute(cfg_args: dict[str, Any], content: Path, styles: list[Path], out: Path,
-            quiet: bool, save_every: int | None, quality: int) -> Result:
+def execute(
+    cfg_args: dict[str, Any],
+    content: Path,
+    styles: list[Path],
+    out: Path,
+    quiet: bool,
+    save_every: int | None,
+    quality: int,
+) -> Result:
     """Validate everything, run, and save the image and its record."""
     images.check_output_path(out)
     if save_every is not None and save_every < 1:
@@ -72,15 +81,24 @@ def execute(cfg_args: dict[str, Any], content: Path, styles: list[Path], out: Pa
         click.echo(
             f"{out} ({state}: {len(result.history)} steps in {result.elapsed:.1f} s, "
             f"style loss {losses['style']:.4g}, content loss {losses['content']:.4g}; "
-            f"record in {out.with_suffix('.json')})", err=True)
+            f"record in {out.with_suffix('.json')})",
+            err=True,
+        )
     return result
 
 
-_OUT = click.option("-o", "--output", "output", type=click.Path(path_type=Path),
-                    required=True, help="output image (.png, .jpg, .webp, .tif)")
+_OUT = click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="output image (.png, .jpg, .webp, .tif)",
+)
 _QUIET = click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
-_QUALITY = click.option("--quality", type=click.IntRange(1, 100), default=95,
-                        help="JPEG/WebP quality  [default: 95]")
+_QUALITY = click.option(
+    "--quality", type=click.IntRange(1, 100), default=95, help="JPEG/WebP quality  [default: 95]"
+)
 
 
 @click.command()
@@ -91,8 +109,15 @@ _QUALITY = click.option("--quality", type=click.IntRange(1, 100), default=95,
 @click.option("--save-every", type=int, default=None, help="write every N-th step's image")
 @_QUALITY
 @_QUIET
-def stylize(content: Path, styles: tuple[Path, ...], output: Path, quiet: bool,
-            save_every: int | None, quality: int, **cfg_args: Any) -> int:
+def stylize(
+    content: Path,
+    styles: tuple[Path, ...],
+    output: Path,
+    quiet: bool,
+    save_every: int | None,
+    quality: int,
+    **cfg_args: Any,
+) -> int:
     """Paint CONTENT in the style of one or more STYLE images.
 
     \b
@@ -105,8 +130,13 @@ def stylize(content: Path, styles: tuple[Path, ...], output: Path, quiet: bool,
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              default=Path("painterly-demo.png"), help="output image  [default: painterly-demo.png]")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("painterly-demo.png"),
+    help="output image  [default: painterly-demo.png]",
+)
 @click.option("--size", type=int, default=None, help="longest side in pixels  [default: 512]")
 @_QUIET
 def demo(output: Path, size: int | None, quiet: bool) -> int:
@@ -114,6 +144,8 @@ def demo(output: Path, size: int | None, quiet: bool) -> int:
     content, style = bundled("tubingen.jpg"), bundled("starry_night.jpg")
     started = time.perf_counter()
     result = execute({"size": size, "seed": 0}, content, [style], output, quiet, None, 95)
-    click.echo(f"Wrote {output.resolve()} in {time.perf_counter() - started:.0f} s "
-               f"(Tübingen by Andreas Praefcke, CC BY 3.0; The Starry Night, public domain)")
+    click.echo(
+        f"Wrote {output.resolve()} in {time.perf_counter() - started:.0f} s "
+        f"(Tübingen by Andreas Praefcke, CC BY 3.0; The Starry Night, public domain)"
+    )
     return 130 if result.interrupted else 0

@@ -9,13 +9,18 @@ import click
 
 from . import weights as weights_mod
 from .download import download
+from .errors import WeightsError
 from .layers import layer_shapes
 from .score import score as score_fn
 
 
 @click.command()
-@click.option("--size", type=click.IntRange(16, 8192), default=512,
-              help="input size (square) for the shapes  [default: 512]")
+@click.option(
+    "--size",
+    type=click.IntRange(16, 8192),
+    default=512,
+    help="input size (square) for the shapes  [default: 512]",
+)
 def layers(size: int) -> None:
     """List VGG-19's layer names with their output shapes."""
     click.echo(f"{'layer':<14} {'filters':>7}  {'height×width':>12}")
@@ -31,13 +36,15 @@ def weights(ctx: click.Context) -> None:
         return
     try:
         in_use = weights_mod.resolve(None)[0].name
-    except weights_mod.WeightsError:
+    except WeightsError:
         in_use = None
     for name, spec in weights_mod.SOURCES.items():
         path = weights_mod.find_source(name)
         mark = "*" if name == in_use else " "
-        click.echo(f"{mark} {name}: {spec.convention.name} input ({spec.convention.channel_order}"
-                   f", ×{spec.convention.scale:g}, mean-subtracted)")
+        click.echo(
+            f"{mark} {name}: {spec.convention.name} input ({spec.convention.channel_order}"
+            f", ×{spec.convention.scale:g}, mean-subtracted)"
+        )
         if path is None:
             click.echo(f"    not installed: run '{spec.install}'")
         else:
@@ -51,8 +58,13 @@ def weights(ctx: click.Context) -> None:
 
 @weights.command("download")
 @click.argument("source", type=click.Choice([n for n, s in weights_mod.SOURCES.items() if s.url]))
-@click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="folder  [default: $PAINTERLY_CACHE, $TORCH_HOME/hub/checkpoints, ...]")
+@click.option(
+    "--to",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder  [default: $PAINTERLY_CACHE, $TORCH_HOME/hub/checkpoints, ...]",
+)
 def download_cmd(source: str, folder: Path | None) -> None:
     """Download a weight source (only when asked), checking its SHA-256."""
     from tqdm import tqdm
@@ -93,7 +105,14 @@ def score(output: Path, content: Path, styles: tuple[Path, ...], as_json: bool) 
     """
     result = score_fn(output, content, list(styles))
     if as_json:
-        click.echo(json.dumps({"content_err": result.content_err, "style_err": result.style_err,
-                               "style_errs": list(result.style_errs)}))
+        click.echo(
+            json.dumps(
+                {
+                    "content_err": result.content_err,
+                    "style_err": result.style_err,
+                    "style_errs": list(result.style_errs),
+                }
+            )
+        )
     else:
         click.echo(f"content_err {result.content_err:.4f}  style_err {result.style_err:.4f}")

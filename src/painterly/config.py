@@ -21,6 +21,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "bf16", "fp32")
 POOLINGS = ("max", "avg")
 PADDINGS = ("zeros", "replicate")
+STYLE_LOSSES = ("gram", "w2")
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -38,25 +39,38 @@ class Config:
     """
 
     content_weight: float = _opt(1.0, "b: weight of the content loss")
-    style_weight: float = _opt(1e3, "a: weight of the style loss")
-    iterations: int = _opt(300, "optimiser steps in all, over every scale")
+    style_weight: float = _opt(2.5, "a: weight of the style loss")
+    iterations: int = _opt(200, "optimiser steps in all, over every scale")
     style_weights: tuple[float, ...] | None = _opt(
-        None, "weight of each style image (default: equal; normalised to sum to 1)")
+        None, "weight of each style image (default: equal; normalised to sum to 1)"
+    )
     layer_weights: tuple[float, ...] | None = _opt(
-        None, "weight of each style layer (default: equal)")
+        None, "weight of each style layer (default: equal)"
+    )
     content_layers: tuple[str, ...] = _opt(("block4_conv2",), "content layer(s)")
     style_layers: tuple[str, ...] = _opt(STYLE_LAYERS, "style layers")
+    time: float | None = _opt(
+        None, "time budget in seconds, spread over the scales (overrides iterations)"
+    )
     size: int = _opt(512, "longest side of the output in pixels")
     style_scale: float = _opt(1.0, "style image size relative to the output")
     init: str = _opt("content", "start image: content, noise, or an image file")
     seed: int | None = _opt(None, "random seed (default: a new one, saved in the record)")
     optimizer: str = _opt("lbfgs", "optimiser", OPTIMIZERS)
-    lr: float | None = _opt(None, "learning rate of adam (0.02) or alpha of gd (default: first step moves pixels by 0.02)")
+    lr: float | None = _opt(
+        None,
+        "learning rate of adam (0.02) or alpha of gd (default: first step moves pixels by 0.02)",
+    )
     lbfgs_history: int = _opt(50, "L-BFGS history size")
+    style_loss: str = _opt(
+        "gram", "style statistics: gram (the article) or w2 (Wasserstein)", STYLE_LOSSES
+    )
+    average: float = _opt(0.0, "iterate averaging: EMA decay of the image (0: off)")
+    normalize: bool = _opt(True, "divide each layer's loss by its target's size")
     tv_weight: float = _opt(0.0, "total-variation (smoothness) weight")
     pooling: str = _opt("max", "pooling in the network", POOLINGS)
     padding: str = _opt("zeros", "padding of the first convolution", PADDINGS)
-    scales: int = _opt(1, "coarse-to-fine: number of sizes, each √2 larger")
+    scales: int = _opt(5, "coarse-to-fine: number of sizes, each √2 larger")
     precision: str = _opt("auto", "convolution precision (auto: the faster here)", PRECISIONS)
     device: str = _opt("auto", "device", DEVICES)
     weights: str | None = _opt(None, "VGG-19 weights: a source name or a file")
@@ -75,8 +89,11 @@ class Config:
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     # The article's setting: deep content layer, five style layers with equal
-    # weights, a single scale from white noise, no smoothness term.
+    # weights, the raw Gatys losses, a single scale from white noise, no smoothness term.
     "article": {
+        "style_weight": 30.0,
+        "content_weight": 1.0,
+        "iterations": 300,
         "content_layers": ("block5_conv2",),
         "style_layers": STYLE_LAYERS,
         "layer_weights": None,
@@ -84,6 +101,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "scales": 1,
         "tv_weight": 0.0,
         "padding": "zeros",
+        "normalize": False,
+        "style_loss": "gram",
+        "average": 0.0,
     },
 }
 
@@ -109,9 +129,7 @@ def _weights(name: str, values: tuple[float, ...] | None, count: int, what: str)
     if values is None:
         return
     if len(values) != count:
-        raise ConfigError(
-            f"{len(values)} {name} given for {count} {what}: give exactly {count}"
-        )
+        raise ConfigError(f"{len(values)} {name} given for {count} {what}: give exactly {count}")
     for v in values:
         _finite_nonneg(name, v)
     if sum(values) <= 0:
@@ -140,6 +158,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"style scale must be > 0, got {cfg.style_scale}")
     if cfg.lr is not None and (not math.isfinite(cfg.lr) or cfg.lr <= 0):
         raise ConfigError(f"learning rate must be > 0, got {cfg.lr}")
+    if cfg.time is not None and (not math.isfinite(cfg.time) or cfg.time <= 0):
+        raise ConfigError(f"time budget must be > 0 seconds, got {cfg.time}")
     if cfg.scales < 1:
         raise ConfigError(f"scales must be ≥ 1, got {cfg.scales}")
     if cfg.lbfgs_history < 1:
@@ -149,6 +169,9 @@ def validate(cfg: Config) -> None:
     _choice("precision", cfg.precision, PRECISIONS)
     _choice("pooling", cfg.pooling, POOLINGS)
     _choice("padding", cfg.padding, PADDINGS)
+    _choice("style loss", cfg.style_loss, STYLE_LOSSES)
+    if not 0 <= cfg.average < 1:
+        raise ConfigError(f"average must be in [0, 1), got {cfg.average}: try 0.9")
     if cfg.init not in ("content", "noise") and not Path(cfg.init).is_file():
         raise ConfigError(
             f"init '{cfg.init}' is neither 'content', 'noise' nor an existing image file"

@@ -21,8 +21,14 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from .errors import ImageError, OutputError
 
 MAX_INPUT_PIXELS = 100_000_000  # 100 MP: larger files are refused before decoding
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
-                  ".tif": "TIFF", ".tiff": "TIFF"}
+OUTPUT_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 _SRGB = ImageCms.createProfile("sRGB")
 
 
@@ -57,7 +63,8 @@ def to_rgb(img: Image.Image) -> Image.Image:
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
-            img = ImageCms.profileToProfile(img, src, _SRGB, outputMode=out_mode)
+            converted = ImageCms.profileToProfile(img, src, _SRGB, outputMode=out_mode)
+            img = converted if converted is not None else img
         except (ImageCms.PyCMSError, OSError):
             pass  # a broken profile: keep the pixels as they are
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):

@@ -67,7 +67,7 @@ class _GramDistance(torch.autograd.Function):
 
 def gram_distance(flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``sum((F F^T - A)**2) / (4 N^2)`` for ``flat = F^T`` (M×N) and a symmetric target."""
-    result: torch.Tensor = _GramDistance.apply(flat, target)
+    result: torch.Tensor = _GramDistance.apply(flat, target)  # type: ignore[no-untyped-call]
     return result
 
 
@@ -92,16 +92,21 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 
 
 class ContentLoss(nn.Module):
-    """Content loss against a fixed target feature map (held as a buffer)."""
+    """Content loss against a fixed target feature map (held as a buffer).
+
+    With ``relative=True`` the loss is divided by ``1/2 * sum(P**2)``: the squared
+    error relative to the target, 1.0 when the features are all zero.
+    """
 
     target: torch.Tensor
 
-    def __init__(self, target: torch.Tensor) -> None:
+    def __init__(self, target: torch.Tensor, relative: bool = False) -> None:
         super().__init__()
         self.register_buffer("target", at_least_fp32(target.detach()))
+        self.scale = 1.0 / float(content_loss(self.target, torch.zeros(()))) if relative else 1.0
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return content_loss(features, self.target)
+        return content_loss(features, self.target) * self.scale
 
 
 class GramStyleLoss(nn.Module):
@@ -109,13 +114,19 @@ class GramStyleLoss(nn.Module):
 
     The target is computed once from the style image's features, so each step only
     pays for the Gram matrix of the image being optimised.
+    With ``relative=True`` the loss is ``sum((G/M - A)**2) / sum(A**2)``: the
+    squared error relative to the target. Departure from Gatys et al.: the raw Caffe
+    weights give activations whose scales differ by 1000× between layers (Gatys et al.
+    rescaled the network instead), so with equal weights one layer would dominate.
     """
 
     target: torch.Tensor
 
-    def __init__(self, target_features: torch.Tensor) -> None:
+    def __init__(self, target_features: torch.Tensor, relative: bool = False) -> None:
         super().__init__()
         self.register_buffer("target", self.statistics(target_features))
+        n = self.target.shape[0]
+        self.scale = 4.0 * n * n / float(self.target.pow(2).sum()) if relative else 1.0
 
     @staticmethod
     def statistics(features: torch.Tensor) -> torch.Tensor:
@@ -124,10 +135,93 @@ class GramStyleLoss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         flat = positions_by_filters(features)
-        m, n = flat.shape
+        m = flat.shape[0]
         # E_l with G = F F^T and A = M * (style Gram per position): the target is scaled
         # to this image's M, so the style image may have another size than the output.
-        return gram_distance(flat, self.target * m) / (m * m)
+        return gram_distance(flat, self.target * m) * (self.scale / (m * m))
 
     def extra_repr(self) -> str:
         return f"filters={self.target.shape[0]}"
+
+
+class _TraceSqrt(torch.autograd.Function):
+    """``tr(S^{1/2})`` of a symmetric PSD matrix, with gradient ``S^{-1/2} / 2``.
+
+    Eigenvalues are clamped at ``eps`` so the gradient stays finite.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, matrix: torch.Tensor, eps: float) -> torch.Tensor:
+        values, vectors = torch.linalg.eigh(matrix)
+        roots = values.clamp_min(eps).sqrt()
+        ctx.save_for_backward(roots, vectors)
+        total: torch.Tensor = roots.sum()
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        roots, vectors = ctx.saved_tensors
+        return (vectors * (grad * 0.5 / roots)) @ vectors.T, None
+
+
+def trace_sqrt(matrix: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``tr(sqrtm(S))`` for a symmetric positive semi-definite ``S``."""
+    result: torch.Tensor = _TraceSqrt.apply(matrix, eps)  # type: ignore[no-untyped-call]
+    return result
+
+
+def psd_sqrt(matrix: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """The symmetric square root of a PSD matrix, by eigendecomposition (stable, and
+    unlike the removed ``Tensor.eig`` available in every PyTorch 2)."""
+    values, vectors = torch.linalg.eigh(matrix)
+    root: torch.Tensor = (vectors * values.clamp_min(eps).sqrt()) @ vectors.T
+    return root
+
+
+def mean_and_covariance(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (N) and covariance (N×N) of a feature map's filters over its positions."""
+    flat = positions_by_filters(features)
+    mean = flat.mean(0)
+    centred = flat - mean
+    return mean, centred.T @ centred / flat.shape[0]
+
+
+def wasserstein2(
+    mean: torch.Tensor,
+    cov: torch.Tensor,
+    target_mean: torch.Tensor,
+    target_cov: torch.Tensor,
+    target_cov_sqrt: torch.Tensor,
+) -> torch.Tensor:
+    """Squared 2-Wasserstein distance between the Gaussians N(mean, cov) and the target:
+    ``|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr(sqrtm(C_s^{1/2} C C_s^{1/2}))``."""
+    cross = target_cov_sqrt @ cov @ target_cov_sqrt
+    return (
+        (mean - target_mean).pow(2).sum() + cov.trace() + target_cov.trace() - 2 * trace_sqrt(cross)
+    )
+
+
+class W2StyleLoss(nn.Module):
+    """Style as the features' mean and covariance, compared by the 2-Wasserstein distance
+    (as in crowsonkb/style-transfer-pytorch) instead of the Gram matrix.
+
+    With ``relative=True`` the distance is divided by ``|m_s|^2 + tr(C_s)``, the
+    target's second moment, so layers of different scales count alike.
+    """
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+    cov_sqrt: torch.Tensor
+
+    def __init__(self, target_features: torch.Tensor, relative: bool = False) -> None:
+        super().__init__()
+        mean, cov = mean_and_covariance(target_features)
+        self.register_buffer("mean", mean)
+        self.register_buffer("cov", cov)
+        self.register_buffer("cov_sqrt", psd_sqrt(cov))
+        second_moment = float(mean.pow(2).sum() + cov.trace())
+        self.scale = 1.0 / second_moment if relative else 1.0
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        mean, cov = mean_and_covariance(features)
+        return wasserstein2(mean, cov, self.mean, self.cov, self.cov_sqrt) * self.scale

@@ -21,8 +21,9 @@ def activations(height: int, width: int, deepest: str) -> int:
 
 
 def estimate_peak_bytes(height: int, width: int, deepest: str, precision: str) -> int:
-    return int(activations(height, width, deepest) * BYTES_PER_ACTIVATION[precision]
-               + OVERHEAD_BYTES)
+    return int(
+        activations(height, width, deepest) * BYTES_PER_ACTIVATION[precision] + OVERHEAD_BYTES
+    )
 
 
 def available_bytes() -> int:
@@ -44,9 +45,13 @@ def check_fits(height: int, width: int, deepest: str, precision: str, size: int)
     if need <= have:
         return
     fit = size
-    while fit > 16 and estimate_peak_bytes(
-        round(height * fit / size), round(width * fit / size), deepest, precision
-    ) > have:
+    while (
+        fit > 16
+        and estimate_peak_bytes(
+            round(height * fit / size), round(width * fit / size), deepest, precision
+        )
+        > have
+    ):
         fit = int(fit * 0.95)
     raise ConfigError(
         f"size {size} needs about {need / 2**30:.1f} GiB but {have / 2**30:.1f} GiB is "

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .losses import ContentLoss, GramStyleLoss, total_variation
+from .losses import ContentLoss, GramStyleLoss, W2StyleLoss, total_variation
+
+STYLE_MODULES: dict[str, type[GramStyleLoss] | type[W2StyleLoss]] = {
+    "gram": GramStyleLoss,
+    "w2": W2StyleLoss,
+}
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,8 @@ class Objective(nn.Module):
     """``L = a * sum_i a_i sum_l w_l E_l(i) + b * sum_c L_content(c) + tv * TV(x)``.
 
     ``style_features`` holds one ``{layer: features}`` dict per style image; only
-    their Gram statistics are kept.
+    their Gram statistics are kept. ``relative`` divides each layer's loss by its
+    target's size (see :class:`ContentLoss` and :class:`GramStyleLoss`).
     """
 
     def __init__(
@@ -41,11 +47,15 @@ class Objective(nn.Module):
         content_weight: float,
         style_weight: float,
         tv_weight: float = 0.0,
+        relative: bool = False,
+        style_loss: str = "gram",
     ) -> None:
         super().__init__()
-        self.content = nn.ModuleDict({k: ContentLoss(v) for k, v in content_features.items()})
+        self.content = nn.ModuleDict(
+            {k: ContentLoss(v, relative) for k, v in content_features.items()}
+        )
         self.styles = nn.ModuleList(
-            nn.ModuleDict({k: GramStyleLoss(feats[k]) for k in layer_weights})
+            nn.ModuleDict({k: STYLE_MODULES[style_loss](feats[k], relative) for k in layer_weights})
             for feats in style_features
         )
         self.style_image_weights = tuple(style_image_weights)
@@ -60,11 +70,14 @@ class Objective(nn.Module):
 
     def forward(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> LossTerms:
         zero = image.new_zeros(())
-        content = sum((loss(features[k]) for k, loss in self.content.items()), zero)
+        content = zero
+        for layer, module in self.content.items():
+            content = content + module(features[layer])
         style = zero
         for weight, losses in zip(self.style_image_weights, self.styles, strict=True):
-            for layer, loss in losses.items():
-                style = style + weight * self.layer_weights[layer] * loss(features[layer])
+            assert isinstance(losses, nn.ModuleDict)
+            for layer, module in losses.items():
+                style = style + weight * self.layer_weights[layer] * module(features[layer])
         tv = total_variation(image) if self.tv_weight else zero
         total = self.style_weight * style + self.content_weight * content + self.tv_weight * tv
         return LossTerms(total, content, style, tv)

@@ -29,8 +29,12 @@ class PixelOptimizer:
             # max_iter=1 makes each call one iteration with one evaluation; the history
             # persists across calls. Tolerances are off: painterly stops on its own terms.
             self.torch_opt = torch.optim.LBFGS(
-                [image], lr=1.0, max_iter=1, history_size=history,
-                tolerance_grad=0.0, tolerance_change=0.0,
+                [image],
+                lr=1.0,
+                max_iter=1,
+                history_size=history,
+                tolerance_grad=0.0,
+                tolerance_change=0.0,
             )
         elif kind == "adam":
             self.torch_opt = torch.optim.Adam([image], lr=self.lr or DEFAULT_LR["adam"])
@@ -45,14 +49,14 @@ class PixelOptimizer:
             if self.torch_opt is not None:
                 self.torch_opt.zero_grad(set_to_none=True)
             terms = evaluate()
-            terms.total.backward()
+            terms.total.backward()  # type: ignore[no-untyped-call]
             seen.append(terms)
             return terms.total.detach()
 
         if self.kind == "lbfgs":
             self._capped_lbfgs_step(closure)
         elif self.torch_opt is not None:
-            self.torch_opt.step(closure)  # type: ignore[no-untyped-call]
+            self.torch_opt.step(closure)  # type: ignore[arg-type]
         else:
             self.image.grad = None
             closure()
@@ -66,7 +70,7 @@ class PixelOptimizer:
     def _capped_lbfgs_step(self, closure: Callable[[], torch.Tensor]) -> None:
         assert self.torch_opt is not None
         before = self.image.detach().clone()
-        self.torch_opt.step(closure)  # type: ignore[no-untyped-call]
+        self.torch_opt.step(closure)  # type: ignore[arg-type]
         with torch.no_grad():
             moved = self.image - before
             largest = float(moved.abs().max())

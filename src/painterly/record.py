@@ -54,8 +54,9 @@ class Result:
             "inputs": inputs or {},
         }
 
-    def save(self, path: str | os.PathLike[str], quality: int = 95,
-             inputs: dict[str, Any] | None = None) -> Path:
+    def save(
+        self, path: str | os.PathLike[str], quality: int = 95, inputs: dict[str, Any] | None = None
+    ) -> Path:
         """Write the image and, beside it, ``<name>.json`` with the record."""
         out = images.save_image(self.image, path, quality=quality)
         write_json(out.with_suffix(".json"), self.record(inputs))

@@ -33,7 +33,7 @@ def pick_device(name: str = "auto") -> torch.device:
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 convolutions are native (and fast) on this device."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return bool(torch.cuda.is_bf16_supported())
     if device.type == "cpu":
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return False

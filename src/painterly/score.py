@@ -41,8 +41,9 @@ def same_pixel_count(image: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return images.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
 
 
-def score(output: Source, content: Source, styles: Sequence[Source],
-          weights: str | None = None) -> Score:
+def score(
+    output: Source, content: Source, styles: Sequence[Source], weights: str | None = None
+) -> Score:
     """Score an output against its content and style images (lower is better)."""
     net = VGG19Features(load_weights(weights), [CONTENT_LAYER, *STYLE_LAYERS])
     x = images.load_image(output)

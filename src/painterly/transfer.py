@@ -18,7 +18,7 @@ from .config import Config, check_style_weights, layer_weight_map, make_config
 from .errors import ConfigError
 from .layers import deepest
 from .memory import check_fits
-from .objective import Objective
+from .objective import LossTerms, Objective
 from .optimize import PixelOptimizer
 from .record import Result
 from .runtime import autocast, pick_device, resolve_precision
@@ -84,19 +84,37 @@ def _tuple(values: Sequence[float] | None) -> tuple[float, ...] | None:
     return None if values is None else tuple(float(v) for v in values)
 
 
+MIN_SCALE_SIDE = 64  # coarser scales than this are dropped from the schedule
+
+
 def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int], int]]:
-    """[((h, w), steps)] from coarse to fine; sizes grow by √2, steps are split evenly."""
-    sizes = []
-    for i in range(cfg.scales):
-        side = cfg.size / math.sqrt(2) ** (cfg.scales - 1 - i)
-        sizes.append(images.fit_size(height, width, max(32, round(side))))
-    base, extra = divmod(cfg.iterations, cfg.scales)
-    return [(hw, base + (1 if i >= cfg.scales - extra else 0)) for i, hw in enumerate(sizes)]
+    """[((h, w), steps)] from coarse to fine; sizes grow by √2, steps are split evenly.
+
+    Scales whose longest side would fall under 64 px are left out.
+    """
+    sides = [round(cfg.size / math.sqrt(2) ** (cfg.scales - 1 - i)) for i in range(cfg.scales)]
+    sides = [s for s in sides if s >= min(MIN_SCALE_SIDE, cfg.size)]
+    sizes = [images.fit_size(height, width, side) for side in sides]
+    base, extra = divmod(cfg.iterations, len(sizes))
+    return [(hw, base + (1 if i >= len(sizes) - extra else 0)) for i, hw in enumerate(sizes)]
 
 
-def run(cfg: Config, content: ImageLike, styles: Sequence[ImageLike],
-        progress: ProgressFn | None = None) -> Result:
+def deadlines(plan: list[tuple[tuple[int, int], int]]) -> list[float]:
+    """Fraction of a time budget by which each scale must end: a scale's share is
+    proportional to its planned steps times its pixels (its planned cost)."""
+    costs = [steps * h * w for (h, w), steps in plan]
+    total, done, ends = sum(costs), 0, []
+    for cost in costs:
+        done += cost
+        ends.append(done / total)
+    return ends
+
+
+def run(
+    cfg: Config, content: ImageLike, styles: Sequence[ImageLike], progress: ProgressFn | None = None
+) -> Result:
     """Run a transfer for a resolved :class:`Config`."""
+    started = time.perf_counter()
     if isinstance(styles, (str, os.PathLike)):
         styles = [styles]
     image_weights = check_style_weights(cfg, len(styles))
@@ -109,15 +127,16 @@ def run(cfg: Config, content: ImageLike, styles: Sequence[ImageLike],
     check_fits(*plan[-1][0], deepest(layers), precision, cfg.size)
     weights = load_weights(cfg.weights)
     net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
-    net = net.to(memory_format=torch.channels_last)
+    net.to_channels_last()
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
-    engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan))
+    engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
     image: torch.Tensor | None = None
     for index, (hw, steps) in enumerate(plan):
         start = _start_image(cfg, content_img, hw, image, generator)
         objective = _objective(cfg, engine, content_img, style_imgs, image_weights, hw, plan)
-        image = engine.optimise(objective, start, steps, index, len(plan))
+        deadline = None if cfg.time is None else cfg.time * deadlines(plan)[index]
+        image = engine.optimise(objective, start, steps, index, len(plan), deadline)
         if engine.stopped:
             break
     assert image is not None
@@ -126,8 +145,7 @@ def run(cfg: Config, content: ImageLike, styles: Sequence[ImageLike],
         history=engine.history,
         config=cfg,
         seed=seed,
-        weights={"source": weights.spec.name, "path": str(weights.path),
-                 "sha256": weights.sha256},
+        weights={"source": weights.spec.name, "path": str(weights.path), "sha256": weights.sha256},
         elapsed=time.perf_counter() - engine.started,
         interrupted=engine.stopped,
         device=str(device),
@@ -135,8 +153,40 @@ def run(cfg: Config, content: ImageLike, styles: Sequence[ImageLike],
     )
 
 
-def _start_image(cfg: Config, content: torch.Tensor, hw: tuple[int, int],
-                 previous: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+def evaluate(
+    image: ImageLike, content: ImageLike, styles: Sequence[ImageLike], cfg: Config | None = None
+) -> dict[str, float]:
+    """The objective of ``cfg`` (default: painterly's defaults) at ``image``, in float32,
+    with targets made at the image's size as a run of that size makes them."""
+    cfg = (cfg or Config()).replace(size=1 << 30, scales=1, precision="fp32")
+    x = images.load_image(image)
+    hw = (x.shape[-2], x.shape[-1])
+    device = pick_device(cfg.device)
+    layers = [*cfg.content_layers, *cfg.style_layers]
+    net = VGG19Features(load_weights(cfg.weights), layers, cfg.pooling, cfg.padding).to(device)
+    engine = _Engine(cfg, net, device, "fp32", None, 0, time.perf_counter())
+    weights = check_style_weights(cfg, len(styles))
+    objective = _objective(
+        cfg,
+        engine,
+        images.load_image(content),
+        [images.load_image(s) for s in styles],
+        weights,
+        hw,
+        [(hw, 1)],
+    )
+    with torch.no_grad():
+        terms: LossTerms = objective(net(x.to(device)), x.to(device))
+    return terms.as_floats()
+
+
+def _start_image(
+    cfg: Config,
+    content: torch.Tensor,
+    hw: tuple[int, int],
+    previous: torch.Tensor | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
     if previous is not None:  # coarse-to-fine: start from the last scale's result
         return images.resize(previous.detach().cpu().clamp(0, 1), hw)
     if cfg.init == "content":
@@ -157,40 +207,91 @@ def style_size(cfg: Config, style: torch.Tensor, hw: tuple[int, int]) -> tuple[i
     return images.fit_size(h, w, want)
 
 
-def _objective(cfg: Config, engine: _Engine, content: torch.Tensor,
-               styles: list[torch.Tensor], image_weights: tuple[float, ...],
-               hw: tuple[int, int], plan: list[tuple[tuple[int, int], int]]) -> Objective:
+def _objective(
+    cfg: Config,
+    engine: _Engine,
+    content: torch.Tensor,
+    styles: list[torch.Tensor],
+    image_weights: tuple[float, ...],
+    hw: tuple[int, int],
+    plan: list[tuple[tuple[int, int], int]],
+) -> Objective:
     content_feats = engine.features(images.resize(content, hw), cfg.content_layers)
     style_feats = [
-        engine.features(images.resize(s, style_size(cfg, s, hw)), cfg.style_layers)
-        for s in styles
+        engine.features(images.resize(s, style_size(cfg, s, hw)), cfg.style_layers) for s in styles
     ]
     # The content loss sums over positions, the style loss does not: scaling b by the
-    # pixel ratio keeps the balance of the final size at every coarser scale.
+    # pixel ratio keeps the balance of the final size at every coarser scale (relative
+    # losses need no such correction).
     final = plan[-1][0]
     ratio = (final[0] * final[1]) / (hw[0] * hw[1])
-    return Objective(content_feats, style_feats, image_weights, layer_weight_map(cfg),
-                     cfg.content_weight * ratio, cfg.style_weight, cfg.tv_weight).to(engine.device)
+    return Objective(
+        content_feats,
+        style_feats,
+        image_weights,
+        layer_weight_map(cfg),
+        cfg.content_weight * (1.0 if cfg.normalize else ratio),
+        cfg.style_weight,
+        cfg.tv_weight,
+        cfg.normalize,
+        cfg.style_loss,
+    ).to(engine.device)
+
+
+class _Average:
+    """Exponential moving average of the iterates (crowsonkb's trick against the last
+    steps' noise): with ``decay`` 0 it is simply the current image."""
+
+    def __init__(self, x: torch.Tensor, decay: float) -> None:
+        self.decay, self.steps = decay, 0
+        self.mean = x.detach().clone() if decay else x.detach()
+
+    def update(self, x: torch.Tensor) -> None:
+        self.steps += 1
+        if self.decay:
+            # Bias-corrected, so early steps are not pulled towards the start image.
+            rate = max(1.0 - self.decay, 1.0 / self.steps)
+            self.mean.lerp_(x.detach(), rate)
+
+    @property
+    def value(self) -> torch.Tensor:
+        return self.mean if self.decay else self.mean.detach()
 
 
 class _Engine:
     """Runs the optimiser at one scale after another, keeping history and progress."""
 
-    def __init__(self, cfg: Config, net: VGG19Features, device: torch.device, precision: str,
-                 progress: ProgressFn | None, total: int) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        net: VGG19Features,
+        device: torch.device,
+        precision: str,
+        progress: ProgressFn | None,
+        total: int,
+        started: float,
+    ) -> None:
         self.cfg, self.net, self.device, self.precision = cfg, net, device, precision
         self.progress, self.total = progress, total
         self.history: list[dict[str, float]] = []
         self.stopped = False
-        self.started = time.perf_counter()
+        self.started = started
 
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         with torch.no_grad(), autocast(self.device, self.precision):
             feats = self.net(image.to(self.device).contiguous(memory_format=torch.channels_last))
         return {k: feats[k].float() for k in layers}
 
-    def optimise(self, objective: Objective, start: torch.Tensor, steps: int,
-                 scale: int, scales: int) -> torch.Tensor:
+    def optimise(
+        self,
+        objective: Objective,
+        start: torch.Tensor,
+        steps: int,
+        scale: int,
+        scales: int,
+        deadline: float | None = None,
+    ) -> torch.Tensor:
+        """Run up to ``steps`` steps, or until ``deadline`` seconds after the start."""
         x = start.to(self.device).contiguous().requires_grad_(True)
         opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.cfg.lbfgs_history)
 
@@ -199,25 +300,38 @@ class _Engine:
                 feats = self.net(x.contiguous(memory_format=torch.channels_last))
             return objective(feats, x)
 
+        average = _Average(x, self.cfg.average)
         try:
-            for _ in range(steps):
+            for done in range(steps if deadline is None else 1_000_000):
+                if done and deadline is not None and time.perf_counter() - self.started >= deadline:
+                    break  # at least one step per scale, whatever the budget
                 terms = opt.step(evaluate)
                 losses = terms.as_floats()
                 if not math.isfinite(losses["total"]):
                     raise ConfigError("the loss became NaN or infinite: lower the learning rate")
-                self._report(losses, scale, scales, x)
+                average.update(x)
+                self._report(losses, scale, scales, average.value)
                 if self.stopped:
                     break
         except KeyboardInterrupt:
             self.stopped = True
-        return x.detach()
+        return average.value
 
     def _report(self, losses: dict[str, float], scale: int, scales: int, x: torch.Tensor) -> None:
         elapsed = time.perf_counter() - self.started
-        self.history.append({"step": len(self.history) + 1, "scale": scale, **losses,
-                             "time": elapsed})
+        self.history.append(
+            {"step": len(self.history) + 1, "scale": scale, **losses, "time": elapsed}
+        )
         if self.progress is not None:
-            info = Progress(len(self.history), self.total, scale, scales,
-                            (x.shape[-2], x.shape[-1]), losses, elapsed, x.detach())
+            info = Progress(
+                len(self.history),
+                self.total,
+                scale,
+                scales,
+                (x.shape[-2], x.shape[-1]),
+                losses,
+                elapsed,
+                x.detach(),
+            )
             if self.progress(info) is False:
                 self.stopped = True

@@ -138,9 +138,7 @@ def resolve(weights: str | os.PathLike[str] | None) -> tuple[WeightsSpec, Path]:
             if (path := find_source(name)) is not None:
                 return SOURCES[name], path
         spec = SOURCES[names[0]]
-        raise WeightsError(
-            f"VGG-19 weights '{spec.name}' are not installed: run '{spec.install}'"
-        )
+        raise WeightsError(f"VGG-19 weights '{spec.name}' are not installed: run '{spec.install}'")
     path = Path(weights)
     if not path.is_file():
         raise WeightsError(
@@ -184,7 +182,7 @@ def _safetensors_convention(path: Path) -> str:
             f"safetensors file '{path}' names convention '{convention}': "
             f"use one of {', '.join(CONVENTIONS)}"
         )
-    return convention
+    return str(convention)
 
 
 def decode(spec: WeightsSpec, path: Path) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -206,7 +204,9 @@ def decode(spec: WeightsSpec, path: Path) -> dict[str, tuple[torch.Tensor, torch
     return {name: _checked(path, name, w, b) for name, (w, b) in pairs.items()}
 
 
-def _dequantise(state: dict[str, torch.Tensor], name: str) -> tuple[torch.Tensor | None, ...]:
+def _dequantise(
+    state: dict[str, torch.Tensor], name: str
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     codes, table = state.get(f"{name}_W_q"), state.get(f"{name}_W_table")
     if codes is None or table is None:
         return None, None

@@ -1,0 +1,137 @@
+"""The peer race: pastiche 1.6.0 and painterly minimising the same objective.
+
+pastiche's losses are means: content ``cw * w_c * mse(F, P)`` = ``cw * w_c * sum((F-P)^2)
+/ (N_c M_c)`` and style ``w_l * mse(G, A)`` = ``w_l * sum((G-A)^2) / N_l^2`` with
+``G = F F^T / M``. painterly's default (relative) objective is
+``a * sum_l w_l sum((G-A)^2) / sum(A^2) + b * sum((F-P)^2) / sum(P^2)``. They are equal
+when ``cw = 1``, ``w_c = b * N_c * M_c / sum(P^2)`` and ``w_l = a * w_l * N_l^2 / sum(A_l^2)``,
+with P and A computed from pastiche's own resizing of the images; ``check_conversion``
+confirms it on pastiche's printed loss.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from painterly import images
+from painterly.config import Config, layer_weight_map
+from painterly.losses import GramStyleLoss
+from painterly.vgg import VGG19Features
+from painterly.weights import load_weights
+
+
+def pastiche_load(path: Path, size: int) -> torch.Tensor:
+    """An image resized as pastiche resizes it (longest side, bilinear), as RGB 0–1."""
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    hw = (round(size / w * h), size) if w >= h else (size, round(size / h * w))
+    return images.pil_to_tensor(img.resize((hw[1], hw[0]), Image.BILINEAR))
+
+
+def pastiche_flags(content: Path, style: Path, size: int, cfg: Config) -> list[str]:
+    """pastiche options whose objective equals painterly's (relative, no TV) one."""
+    assert cfg.normalize and cfg.tv_weight == 0 and len(cfg.content_layers) == 1
+    net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
+    with torch.no_grad():
+        fc = net(pastiche_load(content, size))[cfg.content_layers[0]]
+        fs = net(pastiche_load(style, size))
+    n_c, m_c = fc.shape[1], fc.shape[2] * fc.shape[3]
+    content_w = cfg.content_weight * n_c * m_c / float(fc.pow(2).sum())
+    style_ws = []
+    for layer, w_l in layer_weight_map(cfg).items():
+        target = GramStyleLoss.statistics(fs[layer])
+        style_ws.append(cfg.style_weight * w_l * target.shape[0] ** 2 / float(target.pow(2).sum()))
+    rename = {n: n.replace("conv", "relu") for n in (*cfg.content_layers, *cfg.style_layers)}
+    return [
+        "--content-layers",
+        rename[cfg.content_layers[0]],
+        "--style-layers",
+        *[rename[n] for n in cfg.style_layers],
+        "--content-layer-weights",
+        repr(content_w),
+        "--style-layer-weights",
+        *map(repr, style_ws),
+        "--content-weight",
+        "1.0",
+        "--size",
+        str(size),
+        "--style-size",
+        str(size),
+    ]
+
+
+def run_pastiche(
+    content: Path,
+    style: Path,
+    out: Path,
+    size: int,
+    steps: int,
+    cfg: Config,
+    extra: tuple[str, ...] = (),
+) -> tuple[float, float]:
+    """Run pastiche's CLI; return (wall seconds, its loss at step 0)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pastiche",
+        "-c",
+        str(content),
+        "-s",
+        str(style),
+        "-o",
+        str(out),
+        "--num-steps",
+        str(steps),
+        "--optimizer",
+        "lbfgs",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--info-step",
+        str(max(steps, 1)),
+        *pastiche_flags(content, style, size, cfg),
+        *extra,
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    first = re.search(r"^0\s+\S+\s+(\S+)$", proc.stdout, re.M)
+    assert first, proc.stdout
+    return seconds, float(first.group(1))
+
+
+def check_conversion(content: Path, style: Path, size: int, cfg: Config, tmp: Path) -> float:
+    """Relative gap between pastiche's printed loss and painterly's objective on a noise
+    image (both terms non-zero), with targets made by pastiche's resizing."""
+    from painterly.objective import Objective
+
+    noise = tmp / "noise.png"
+    c = pastiche_load(content, size)
+    images.save_image(torch.rand_like(c), noise)
+    _, reported = run_pastiche(
+        content, style, tmp / "check.png", size, 0, cfg, ("--init", str(noise))
+    )
+    net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
+    with torch.no_grad():
+        fc, fs = net(c), net(pastiche_load(style, size))
+        objective = Objective(
+            {k: fc[k] for k in cfg.content_layers},
+            [fs],
+            [1.0],
+            layer_weight_map(cfg),
+            cfg.content_weight,
+            cfg.style_weight,
+            0.0,
+            True,
+        )
+        x = images.load_image(noise)
+        ours = float(objective(net(x), x).total)
+    return abs(reported - ours) / ours
