@@ -75,3 +75,29 @@ def test_content_module_holds_target_as_buffer() -> None:
 def test_total_variation_is_zero_for_flat_image() -> None:
     assert total_variation(torch.full((1, 3, 8, 8), 0.3)).item() == 0
     assert total_variation(torch.rand(1, 3, 8, 8)).item() > 0
+
+
+def test_trace_sqrt_gradient_and_psd_sqrt() -> None:
+    from painterly.losses import psd_sqrt, trace_sqrt
+
+    a = torch.randn(5, 5, dtype=torch.float64)
+    s = a @ a.T + 0.1 * torch.eye(5, dtype=torch.float64)
+    root = psd_sqrt(s)
+    torch.testing.assert_close(root @ root, s)
+    assert torch.autograd.gradcheck(
+        lambda m: trace_sqrt((m + m.T) / 2), (s.clone().requires_grad_(True),)
+    )
+
+
+def test_wasserstein_of_gaussians_by_hand() -> None:
+    from painterly.losses import W2StyleLoss, wasserstein2
+
+    # 1-D Gaussians: W2^2 = (m1 - m2)^2 + (s1 - s2)^2
+    one = torch.ones(1, 1, dtype=torch.float64)
+    value = wasserstein2(
+        torch.tensor([1.0]).double(), 4 * one, torch.tensor([3.0]).double(), 9 * one, 3 * one
+    )
+    assert abs(value.item() - (4 + 1)) < 1e-6
+    features = torch.rand(1, 6, 8, 8)
+    assert abs(W2StyleLoss(features)(features).item()) < 1e-4
+    assert W2StyleLoss(features)(features + 0.5).item() > 0.1

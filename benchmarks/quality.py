@@ -1,0 +1,99 @@
+"""Quality report: score and time of painterly's defaults with each technique switched,
+on the shared images at 384 px. Writes a Markdown table and a contact sheet.
+
+    python benchmarks/quality.py OUT_DIR [--pairs starry_night the_scream shipwreck]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+import painterly
+from painterly.score import score
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "raw losses (--no-normalize, style weight 30)": {"normalize": False, "style_weight": 30.0},
+    "one scale (--scales 1)": {"scales": 1},
+    "W2 style loss (--style-loss w2)": {"style_loss": "w2"},
+    "iterate averaging (--average 0.9)": {"average": 0.9},
+    "TV smoothing (--tv-weight 5)": {"tv_weight": 5.0},
+    "replicate padding": {"padding": "replicate"},
+    "steep layer weights 256:64:16:4:1": {
+        "layer_weights": [256 / 341, 64 / 341, 16 / 341, 4 / 341, 1 / 341]
+    },
+}
+
+
+def contact_sheet(cells: list[tuple[Path, str]], out: Path, columns: int = 4) -> None:
+    """Thumbnails with two-line captions under each, in a grid."""
+    thumbs = []
+    for path, caption in cells:
+        img = Image.open(path).convert("RGB")
+        img.thumbnail((320, 320))
+        thumbs.append((img, caption))
+    w = max(t.width for t, _ in thumbs)
+    h = max(t.height for t, _ in thumbs) + 36
+    rows = (len(thumbs) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * w, rows * h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (img, caption) in enumerate(thumbs):
+        x, y = (i % columns) * w, (i // columns) * h
+        sheet.paste(img, (x, y))
+        draw.multiline_text((x + 4, y + img.height + 2), caption, fill="black", spacing=2)
+    sheet.save(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--pairs", nargs="+", default=["starry_night"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--size", type=int, default=384)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    content = SHARED / "tubingen.jpg"
+    rows, cells = [], []
+    for style_name in args.pairs:
+        style = SHARED / f"{style_name}.jpg"
+        for name in args.variants:
+            slug = f"{style_name}-{list(VARIANTS).index(name)}"
+            start = time.perf_counter()
+            result = painterly.stylize(content, [style], size=args.size, seed=0, **VARIANTS[name])
+            seconds = time.perf_counter() - start
+            path = result.save(args.out / f"{slug}.png")
+            s = score(path, content, [style])
+            rows.append(
+                {
+                    "style": style_name,
+                    "variant": name,
+                    "seconds": round(seconds, 1),
+                    "content_err": round(s.content_err, 3),
+                    "style_err": round(s.style_err, 3),
+                }
+            )
+            cells.append(
+                (path, f"{name[:40]}\nc {s.content_err:.3f}  s {s.style_err:.3f}  {seconds:.0f} s")
+            )
+            print(json.dumps(rows[-1]), flush=True)
+        contact_sheet(cells[-len(args.variants) :], args.out / f"sheet-{style_name}.png")
+    (args.out / "quality.json").write_text(json.dumps(rows, indent=2))
+    print("\n| style | variant | time (s) | content_err | style_err |\n|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['style']} | {r['variant']} | {r['seconds']} | {r['content_err']} | "
+            f"{r['style_err']} |"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
