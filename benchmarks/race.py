@@ -5,8 +5,8 @@ pastiche's losses are means: content ``cw * w_c * mse(F, P)`` = ``cw * w_c * sum
 ``G = F F^T / M``. painterly's default (relative) objective is
 ``a * sum_l w_l sum((G-A)^2) / sum(A^2) + b * sum((F-P)^2) / sum(P^2)``. They are equal
 when ``cw = 1``, ``w_c = b * N_c * M_c / sum(P^2)`` and ``w_l = a * w_l * N_l^2 / sum(A_l^2)``,
-with P and A computed from pastiche's own resizing of the images; ``check_conversion``
-confirms it on pastiche's printed loss.
+with P and A computed from pastiche's own resizing of the images, all times one factor k
+(see ``loss_scale``); ``check_conversion`` confirms it on pastiche's printed loss.
 """
 
 from __future__ import annotations
@@ -35,19 +35,40 @@ def pastiche_load(path: Path, size: int) -> torch.Tensor:
     return images.pil_to_tensor(img.resize((hw[1], hw[0]), Image.BILINEAR))
 
 
-def pastiche_flags(content: Path, style: Path, size: int, cfg: Config) -> list[str]:
-    """pastiche options whose objective equals painterly's (relative, no TV) one."""
+def loss_scale(content: Path, style: Path, size: int, cfg: Config) -> float:
+    """The factor k that gives pastiche, at the photo, the loss its own defaults give it.
+
+    Any k > 0 keeps the minimiser; but torch's L-BFGS, which pastiche uses with a unit
+    learning rate, takes a first step that depends on the loss's scale. pastiche's
+    defaults weigh each style layer by ``10 / N^2``.
+    """
+    net = VGG19Features(load_weights(), list(cfg.style_layers))
+    with torch.no_grad():
+        fx, fs = net(pastiche_load(content, size)), net(pastiche_load(style, size))
+    default, ours = 0.0, 0.0
+    for layer, w_l in layer_weight_map(cfg).items():
+        g, a = GramStyleLoss.statistics(fx[layer]), GramStyleLoss.statistics(fs[layer])
+        n = a.shape[0]
+        default += 10.0 / n**2 * float((g - a).pow(2).mean())
+        ours += cfg.style_weight * w_l * float((g - a).pow(2).sum() / a.pow(2).sum())
+    return default / ours
+
+
+def pastiche_flags(content: Path, style: Path, size: int, cfg: Config, k: float) -> list[str]:
+    """pastiche options whose objective is k times painterly's (relative, no TV) one."""
     assert cfg.normalize and cfg.tv_weight == 0 and len(cfg.content_layers) == 1
     net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
     with torch.no_grad():
         fc = net(pastiche_load(content, size))[cfg.content_layers[0]]
         fs = net(pastiche_load(style, size))
     n_c, m_c = fc.shape[1], fc.shape[2] * fc.shape[3]
-    content_w = cfg.content_weight * n_c * m_c / float(fc.pow(2).sum())
+    content_w = k * cfg.content_weight * n_c * m_c / float(fc.pow(2).sum())
     style_ws = []
     for layer, w_l in layer_weight_map(cfg).items():
         target = GramStyleLoss.statistics(fs[layer])
-        style_ws.append(cfg.style_weight * w_l * target.shape[0] ** 2 / float(target.pow(2).sum()))
+        style_ws.append(
+            k * cfg.style_weight * w_l * target.shape[0] ** 2 / float(target.pow(2).sum())
+        )
     rename = {n: n.replace("conv", "relu") for n in (*cfg.content_layers, *cfg.style_layers)}
     return [
         "--content-layers",
@@ -74,6 +95,7 @@ def run_pastiche(
     size: int,
     steps: int,
     cfg: Config,
+    k: float,
     extra: tuple[str, ...] = (),
 ) -> tuple[float, float]:
     """Run pastiche's CLI; return (wall seconds, its loss at step 0)."""
@@ -97,7 +119,7 @@ def run_pastiche(
         "cpu",
         "--info-step",
         str(max(steps, 1)),
-        *pastiche_flags(content, style, size, cfg),
+        *pastiche_flags(content, style, size, cfg, k),
         *extra,
     ]
     start = time.perf_counter()
@@ -108,7 +130,9 @@ def run_pastiche(
     return seconds, float(first.group(1))
 
 
-def check_conversion(content: Path, style: Path, size: int, cfg: Config, tmp: Path) -> float:
+def check_conversion(
+    content: Path, style: Path, size: int, cfg: Config, k: float, tmp: Path
+) -> float:
     """Relative gap between pastiche's printed loss and painterly's objective on a noise
     image (both terms non-zero), with targets made by pastiche's resizing."""
     from painterly.objective import Objective
@@ -117,7 +141,7 @@ def check_conversion(content: Path, style: Path, size: int, cfg: Config, tmp: Pa
     c = pastiche_load(content, size)
     images.save_image(torch.rand_like(c), noise)
     _, reported = run_pastiche(
-        content, style, tmp / "check.png", size, 0, cfg, ("--init", str(noise))
+        content, style, tmp / "check.png", size, 0, cfg, k, ("--init", str(noise))
     )
     net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
     with torch.no_grad():
@@ -134,4 +158,4 @@ def check_conversion(content: Path, style: Path, size: int, cfg: Config, tmp: Pa
         )
         x = images.load_image(noise)
         ours = float(objective(net(x), x).total)
-    return abs(reported - ours) / ours
+    return abs(reported / k - ours) / ours

