@@ -21,7 +21,7 @@ from painterly.score import score
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "raw losses (--no-normalize, style weight 30)": {"normalize": False, "style_weight": 30.0},
+    "raw losses (--no-normalize --style-weight 30)": {"normalize": False, "style_weight": 30.0},
     "one scale (--scales 1)": {"scales": 1},
     "W2 style loss (--style-loss w2)": {"style_loss": "w2"},
     "iterate averaging (--average 0.9)": {"average": 0.9},
@@ -81,7 +81,7 @@ def main() -> None:
                 }
             )
             cells.append(
-                (path, f"{name[:40]}\nc {s.content_err:.3f}  s {s.style_err:.3f}  {seconds:.0f} s")
+                (path, f"{name[:48]}\nc {s.content_err:.3f}  s {s.style_err:.3f}  {seconds:.0f} s")
             )
             print(json.dumps(rows[-1]), flush=True)
         contact_sheet(cells[-len(args.variants) :], args.out / f"sheet-{style_name}.png")

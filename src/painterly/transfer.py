@@ -124,7 +124,8 @@ def run(
     style_imgs = [images.load_image(s) for s in styles]
     plan = schedule(cfg, *content_img.shape[-2:])
     layers = [*cfg.content_layers, *cfg.style_layers]
-    check_fits(*plan[-1][0], deepest(layers), precision, cfg.size)
+    history = cfg.lbfgs_history if cfg.optimizer == "lbfgs" else 2  # Adam: two moments
+    check_fits(*plan[-1][0], deepest(layers), precision, cfg.size, history)
     weights = load_weights(cfg.weights)
     net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
     if cfg.channels_last:
