@@ -173,34 +173,17 @@ def test_existing_output_survives_a_failed_run(tmp_path: Path, content_path: Pat
     assert out.read_bytes() == b"precious"
 
 
+CLI = [sys.executable, "-m", "painterly", "stylize"]
+
+
 def test_real_subprocess(tmp_path: Path, content_path: Path, style_path: Path) -> None:
     out = tmp_path / "sub.png"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "painterly",
-            "stylize",
-            str(content_path),
-            str(style_path),
-            "-o",
-            str(out),
-            *FAST,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    argv = [*CLI, str(content_path), str(style_path), "-o", str(out), *FAST]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
-    bad = subprocess.run(
-        [sys.executable, "-m", "painterly", "stylize", "x.jpg", "y.jpg", "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    argv = [*CLI, "x.jpg", "y.jpg", "-o", str(out)]
+    bad = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("painterly: error: image 'x.jpg'")
 
 
@@ -213,10 +196,7 @@ def test_ctrl_c_keeps_the_image_reached(
     out = tmp_path / "int.png"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "painterly",
-            "stylize",
+            *CLI,
             str(content_path),
             str(style_path),
             "-o",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,13 @@ def test_round_trip_and_formats(tmp_path: Path) -> None:
         assert "icc_profile" in Image.open(out).info
     exact = images.load_image(tmp_path / "o.png")
     assert (exact - t).abs().max() < 1 / 255
+
+
+def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:
+    out = images.save_image(torch.rand(1, 3, 4, 4), tmp_path / "m.png")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_failed_write_leaves_no_file(tmp_path: Path) -> None:

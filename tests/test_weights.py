@@ -35,20 +35,23 @@ def expected(state: dict[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, to
     }
 
 
+def save_torchvision_layout(
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]], path: Path
+) -> None:
+    """Save tensors under torchvision's ``features.N.weight`` / ``.bias`` keys."""
+    state = {}
+    for name, index in zip(CONV_NAMES, TV_INDEX, strict=True):
+        state[f"features.{index}.weight"], state[f"features.{index}.bias"] = tensors[name]
+    torch.save(state, path)
+
+
 def test_three_formats_decode_to_the_same_tensors(tmp_path: Path) -> None:
     state = tiny_quantised()
     want = expected(state)
     q = tmp_path / "vgg_q.bin"
     torch.save(state, q)
     tv = tmp_path / "vgg19-tv.pth"
-    torch.save(
-        {
-            f"features.{i}.{k}": want[n][j]
-            for n, i in zip(CONV_NAMES, TV_INDEX, strict=True)
-            for j, k in enumerate(("weight", "bias"))
-        },
-        tv,
-    )
+    save_torchvision_layout(want, tv)
     st = tmp_path / "vgg.safetensors"
     save_file(
         {f"{n}.{k}": want[n][j] for n in CONV_NAMES for j, k in enumerate(("weight", "bias"))},
@@ -65,14 +68,7 @@ def test_three_formats_decode_to_the_same_tensors(tmp_path: Path) -> None:
 def test_safetensors_export_keeps_convention(tmp_path: Path) -> None:
     tv = tmp_path / "t.pth"
     want = expected(tiny_quantised())
-    torch.save(
-        {
-            f"features.{i}.{k}": want[n][j]
-            for n, i in zip(CONV_NAMES, TV_INDEX, strict=True)
-            for j, k in enumerate(("weight", "bias"))
-        },
-        tv,
-    )
+    save_torchvision_layout(want, tv)
     out = tmp_path / "t.safetensors"
     W.save_safetensors(W.load_weights(tv), out)
     again = W.load_weights(out)
