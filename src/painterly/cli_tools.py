@@ -41,9 +41,11 @@ def weights(ctx: click.Context) -> None:
     for name, spec in weights_mod.SOURCES.items():
         path = weights_mod.find_source(name)
         mark = "*" if name == in_use else " "
+        c = spec.convention
+        scaled = "" if c.std == (1.0, 1.0, 1.0) else ", divided by the std"
         click.echo(
-            f"{mark} {name}: {spec.convention.name} input ({spec.convention.channel_order}"
-            f", ×{spec.convention.scale:g}, mean-subtracted)"
+            f"{mark} {name}: {c.name} input ({c.channel_order}, 0–{c.scale:g}, "
+            f"mean subtracted{scaled})"
         )
         if path is None:
             click.echo(f"    not installed: run '{spec.install}'")
