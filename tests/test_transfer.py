@@ -140,3 +140,18 @@ def test_evaluate_scores_the_objective(content_path: Path, style_path: Path) -> 
     terms = evaluate(photo, content_path, [style_path])
     assert terms["content"] < 1e-3 and terms["style"] > 0
     assert abs(terms["total"] - 2.5 * terms["style"] - terms["content"]) < 1e-3 * terms["total"]
+
+
+def test_stop_before_any_step_still_gives_a_result(
+    content_path: Path, style_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from painterly.optimize import PixelOptimizer
+
+    def interrupted(self: PixelOptimizer, evaluate: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C during the very first step
+
+    monkeypatch.setattr(PixelOptimizer, "step", interrupted)
+    result = painterly.stylize(content_path, [style_path], iterations=5, **SMALL)
+    assert result.interrupted and result.final_losses == {}
+    result.save(tmp_path / "early.png")
+    assert (tmp_path / "early.json").exists()

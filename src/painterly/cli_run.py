@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from importlib import resources
@@ -80,7 +81,8 @@ def execute(
         state = "interrupted; kept the image reached so far" if result.interrupted else "done"
         click.echo(
             f"{out} ({state}: {len(result.history)} steps in {result.elapsed:.1f} s, "
-            f"style loss {losses['style']:.4g}, content loss {losses['content']:.4g}; "
+            f"style loss {losses.get('style', math.nan):.4g}, "
+            f"content loss {losses.get('content', math.nan):.4g}; "
             f"record in {out.with_suffix('.json')})",
             err=True,
         )

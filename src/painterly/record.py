@@ -31,7 +31,9 @@ class Result:
 
     @property
     def final_losses(self) -> dict[str, float]:
-        return {k: v for k, v in self.history[-1].items() if k not in ("step", "scale")}
+        """Losses of the last step ({} if stopped before the first step ended)."""
+        last = self.history[-1] if self.history else {}
+        return {k: v for k, v in last.items() if k not in ("step", "scale")}
 
     def to_pil(self) -> Image.Image:
         return images.tensor_to_pil(self.image)
