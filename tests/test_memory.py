@@ -1,0 +1,29 @@
+"""The memory estimate grows with size and history; sizes that cannot fit are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from painterly import memory
+from painterly.errors import ConfigError
+
+
+def test_estimate_counts_activations_and_history() -> None:
+    base = memory.estimate_peak_bytes(512, 512, "block5_conv1", "fp32")
+    assert memory.activations(1024, 1024, "block5_conv1") == 4 * memory.activations(
+        512, 512, "block5_conv1"
+    )
+    assert memory.estimate_peak_bytes(1024, 1024, "block5_conv1", "fp32") > 2 * base
+    with_history = memory.estimate_peak_bytes(512, 512, "block5_conv1", "fp32", history=50)
+    assert with_history - base == 50 * 2 * 3 * 4 * 512 * 512
+
+
+def test_too_large_names_a_size_that_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "available_bytes", lambda: 4 * 2**30)
+    memory.check_fits(384, 512, "block5_conv1", "fp32", 512, history=50)
+    with pytest.raises(ConfigError, match=r"use --size (\d+) or less") as info:
+        memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, history=50)
+    fit = int(str(info.value).split("--size ")[1].split()[0])
+    memory.check_fits(
+        round(1536 * fit / 2048), round(2048 * fit / 2048), "block5_conv1", "fp32", fit, history=50
+    )
