@@ -7,9 +7,9 @@ import time
 import torch
 from torch.nn import functional as F
 
-from painterly.config import Config, layer_weight_map
+from painterly.config import Config
 from painterly.layers import INDEX, LAYERS, deepest
-from painterly.objective import Objective
+from painterly.objective import objective_for
 from painterly.runtime import autocast
 from painterly.vgg import VGG19Features
 from painterly.weights import load_weights
@@ -60,21 +60,12 @@ def step_time(side: int, precision: str, cfg: Config | None = None, repeats: int
     """Seconds per optimiser evaluation (forward, losses, backward) at side×side."""
     cfg = cfg or Config()
     layers = [*cfg.content_layers, *cfg.style_layers]
-    net = VGG19Features(load_weights(), layers).to(memory_format=torch.channels_last)
+    net = VGG19Features(load_weights(), layers).to_channels_last()
     device = torch.device("cpu")
     image = torch.rand(1, 3, side, side)
     with torch.no_grad(), autocast(device, precision):
         feats = {k: v.float() for k, v in net(image).items()}
-    objective = Objective(
-        {k: feats[k] for k in cfg.content_layers},
-        [feats],
-        [1.0],
-        layer_weight_map(cfg),
-        cfg.content_weight,
-        cfg.style_weight,
-        cfg.tv_weight,
-        cfg.normalize,
-    )
+    objective = objective_for(cfg, feats, [feats], [1.0])
     x = torch.rand(1, 3, side, side, requires_grad=True)
 
     def once() -> None:

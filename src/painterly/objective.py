@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import Config, layer_weight_map
 from .losses import ContentLoss, GramStyleLoss, W2StyleLoss, total_variation
 
 STYLE_MODULES: dict[str, type[GramStyleLoss] | type[W2StyleLoss]] = {
@@ -81,3 +82,25 @@ class Objective(nn.Module):
         tv = total_variation(image) if self.tv_weight else zero
         total = self.style_weight * style + self.content_weight * content + self.tv_weight * tv
         return LossTerms(total, content, style, tv)
+
+
+def objective_for(
+    cfg: Config,
+    content_features: Mapping[str, torch.Tensor],
+    style_features: Sequence[Mapping[str, torch.Tensor]],
+    style_image_weights: Sequence[float],
+    content_scale: float = 1.0,
+) -> Objective:
+    """The objective a config describes, for targets already computed
+    (``content_scale`` multiplies the content weight)."""
+    return Objective(
+        {k: content_features[k] for k in cfg.content_layers},
+        style_features,
+        style_image_weights,
+        layer_weight_map(cfg),
+        cfg.content_weight * content_scale,
+        cfg.style_weight,
+        cfg.tv_weight,
+        cfg.normalize,
+        cfg.style_loss,
+    )

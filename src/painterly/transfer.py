@@ -14,11 +14,11 @@ from typing import Any
 import torch
 
 from . import images
-from .config import Config, check_style_weights, layer_weight_map, make_config
+from .config import Config, check_style_weights, make_config
 from .errors import ConfigError
 from .layers import deepest
 from .memory import check_fits
-from .objective import LossTerms, Objective
+from .objective import LossTerms, Objective, objective_for
 from .optimize import PixelOptimizer
 from .record import Result
 from .runtime import autocast, pick_device, resolve_precision
@@ -134,10 +134,11 @@ def run(
     generator = torch.Generator().manual_seed(seed)
     engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
     image: torch.Tensor | None = None
+    ends = deadlines(plan)
     for index, (hw, steps) in enumerate(plan):
         start = _start_image(cfg, content_img, hw, image, generator)
         objective = _objective(cfg, engine, content_img, style_imgs, image_weights, hw, plan)
-        deadline = None if cfg.time is None else cfg.time * deadlines(plan)[index]
+        deadline = None if cfg.time is None else cfg.time * ends[index]
         image = engine.optimise(objective, start, steps, index, len(plan), deadline)
         if engine.stopped:
             break
@@ -227,17 +228,8 @@ def _objective(
     # losses need no such correction).
     final = plan[-1][0]
     ratio = (final[0] * final[1]) / (hw[0] * hw[1])
-    return Objective(
-        content_feats,
-        style_feats,
-        image_weights,
-        layer_weight_map(cfg),
-        cfg.content_weight * (1.0 if cfg.normalize else ratio),
-        cfg.style_weight,
-        cfg.tv_weight,
-        cfg.normalize,
-        cfg.style_loss,
-    ).to(engine.device)
+    scale = 1.0 if cfg.normalize else ratio
+    return objective_for(cfg, content_feats, style_feats, image_weights, scale).to(engine.device)
 
 
 class _Average:
