@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw
-
 import painterly
 from painterly.score import score
+from painterly.sheets import contact_sheet, save_sheet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -31,25 +30,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "layer_weights": [256 / 341, 64 / 341, 16 / 341, 4 / 341, 1 / 341]
     },
 }
-
-
-def contact_sheet(cells: list[tuple[Path, str]], out: Path, columns: int = 4) -> None:
-    """Thumbnails with two-line captions under each, in a grid."""
-    thumbs = []
-    for path, caption in cells:
-        img = Image.open(path).convert("RGB")
-        img.thumbnail((320, 320))
-        thumbs.append((img, caption))
-    w = max(t.width for t, _ in thumbs)
-    h = max(t.height for t, _ in thumbs) + 36
-    rows = (len(thumbs) + columns - 1) // columns
-    sheet = Image.new("RGB", (columns * w, rows * h), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (img, caption) in enumerate(thumbs):
-        x, y = (i % columns) * w, (i // columns) * h
-        sheet.paste(img, (x, y))
-        draw.multiline_text((x + 4, y + img.height + 2), caption, fill="black", spacing=2)
-    sheet.save(out)
 
 
 def main() -> None:
@@ -84,7 +64,8 @@ def main() -> None:
                 (path, f"{name[:48]}\nc {s.content_err:.3f}  s {s.style_err:.3f}  {seconds:.0f} s")
             )
             print(json.dumps(rows[-1]), flush=True)
-        contact_sheet(cells[-len(args.variants) :], args.out / f"sheet-{style_name}.png")
+        sheet = contact_sheet(cells[-len(args.variants) :])
+        save_sheet(sheet, args.out / f"sheet-{style_name}.png")
     (args.out / "quality.json").write_text(json.dumps(rows, indent=2))
     print("\n| style | variant | time (s) | content_err | style_err |\n|---|---|---|---|---|")
     for r in rows:

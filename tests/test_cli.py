@@ -221,3 +221,46 @@ def test_ctrl_c_keeps_the_image_reached(
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["interrupted"] is True and record["steps"] >= 2
     assert Image.open(out).size == (48, 36)
+
+
+def test_controls_on_the_command_line(
+    tmp_path: Path, content_path: Path, style_path: Path, style2_path: Path
+) -> None:
+    sky = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "tubingen_sky.png"
+    out = tmp_path / "ctl.png"
+    argv = ["stylize", str(content_path), str(style_path), str(style2_path), "-o", str(out)]
+    options = ["--mask", f"0={sky}", "--preserve-colors", "histogram", "--strength", "0.8"]
+    assert main([*argv, *options, "--depth", "16", *FAST]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["config"]["masks"] == [f"0={sky}"]
+    assert record["config"]["preserve_colors"] == "histogram"
+    assert record["config"]["strength"] == 0.8 and record["output"]["bit_depth"] == 16
+    lighter = tmp_path / "lighter.jpg"
+    code = main(["blend", str(out), str(content_path), "--strength", "0.5", "-o", str(lighter)])
+    assert code == 0 and Image.open(lighter).size == (48, 36)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--mask", "sky.png"], "is not STYLE_INDEX=FILE"),
+        (["--mask", "3=missing.png"], "does not exist"),
+        (["--preserve-colors", "hue"], "'hue' is not one of"),
+        (["--strength", "2"], "strength must be between 0 and 1"),
+        (["--depth", "16", "-o", "x.jpg"], "cannot hold 16 bits"),
+    ],
+)
+def test_bad_controls_fail_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content_path: Path,
+    style_path: Path,
+    extra: list[str],
+    message: str,
+) -> None:
+    out = tmp_path / "never.png"
+    argv = ["stylize", str(content_path), str(style_path), "-o", str(out), *FAST]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())

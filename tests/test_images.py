@@ -116,3 +116,19 @@ def test_output_path_is_checked_first(tmp_path: Path) -> None:
         images.check_output_path(tmp_path / "x.gif")
     with pytest.raises(OutputError, match="does not exist"):
         images.check_output_path(tmp_path / "no" / "x.png")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_output_round_trips(tmp_path: Path, suffix: str) -> None:
+    x = torch.rand(1, 3, 20, 30)
+    out = images.save_image(x, tmp_path / f"deep{suffix}", bit_depth=16)
+    back = images.load_image(out)
+    assert (back - x).abs().max() <= 0.5 / 65535 + 1e-7
+    with Image.open(out) as img:  # any reader still sees an RGB image in sRGB
+        assert img.size == (30, 20) and img.mode == "RGB" and img.info.get("icc_profile")
+
+
+def test_sixteen_bit_needs_png_or_tiff(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="16 bits"):
+        images.save_image(torch.rand(1, 3, 4, 4), tmp_path / "x.jpg", bit_depth=16)
+    assert not list(tmp_path.iterdir())

@@ -14,7 +14,7 @@ import click
 
 from . import __version__
 from .cli_options import gather_lists
-from .cli_run import demo, stylize
+from .cli_run import blend, demo, stylize
 from .cli_tools import layers, score, weights
 from .errors import PainterlyError
 
@@ -29,7 +29,7 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (stylize, demo, layers, weights, score):
+for command in (stylize, blend, demo, layers, weights, score):
     cli.add_command(command)
 
 

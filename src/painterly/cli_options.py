@@ -13,7 +13,11 @@ import click
 
 from .config import PRESETS, Config
 
-LIST_FIELDS = {f.name for f in dataclasses.fields(Config) if "tuple" in str(f.type)}
+LIST_FIELDS = {
+    f.name
+    for f in dataclasses.fields(Config)
+    if "tuple" in str(f.type) and f.metadata.get("option")
+}
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf|infinity)$", re.I)
 
 

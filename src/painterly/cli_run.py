@@ -14,6 +14,7 @@ import click
 from . import images
 from .cli_options import config_options
 from .config import make_config
+from .inputs import blend as blend_images
 from .record import Result
 from .transfer import Progress, ProgressFn, run
 
@@ -62,9 +63,10 @@ def execute(
     quiet: bool,
     save_every: int | None,
     quality: int,
+    bit_depth: int = 8,
 ) -> Result:
     """Validate everything, run, and save the image and its record."""
-    images.check_output_path(out)
+    images.check_output_path(out, bit_depth)
     if save_every is not None and save_every < 1:
         raise click.BadParameter(f"--save-every must be ≥ 1, got {save_every}")
     cfg = make_config(**cfg_args)
@@ -75,7 +77,7 @@ def execute(
     finally:
         reporter.close()
     inputs = {"content": str(content), "styles": [str(s) for s in styles]}
-    result.save(out, quality=quality, inputs=inputs)
+    result.save(out, quality=quality, inputs=inputs, bit_depth=bit_depth)
     if not quiet:
         losses = result.final_losses
         state = "interrupted; kept the image reached so far" if result.interrupted else "done"
@@ -101,6 +103,13 @@ _QUIET = click.option("-q", "--quiet", is_flag=True, help="no progress bar or su
 _QUALITY = click.option(
     "--quality", type=click.IntRange(1, 100), default=95, help="JPEG/WebP quality  [default: 95]"
 )
+_DEPTH = click.option(
+    "--depth",
+    "bit_depth",
+    type=click.Choice(["8", "16"]),
+    default="8",
+    help="bits per channel (16: .png and .tif only)  [default: 8]",
+)
 
 
 @click.command()
@@ -108,8 +117,16 @@ _QUALITY = click.option(
 @click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_OUT
 @config_options
+@click.option(
+    "--mask",
+    "masks",
+    multiple=True,
+    metavar="INDEX=FILE",
+    help="paint style INDEX (0 = the first) only where FILE is white; repeat per style",
+)
 @click.option("--save-every", type=int, default=None, help="write every N-th step's image")
 @_QUALITY
+@_DEPTH
 @_QUIET
 def stylize(
     content: Path,
@@ -118,6 +135,7 @@ def stylize(
     quiet: bool,
     save_every: int | None,
     quality: int,
+    bit_depth: str,
     **cfg_args: Any,
 ) -> int:
     """Paint CONTENT in the style of one or more STYLE images.
@@ -126,8 +144,11 @@ def stylize(
     Example:
       painterly stylize photo.jpg starry_night.jpg -o out.png
       painterly stylize photo.jpg a.jpg b.jpg --style-weights 0.7 0.3 -o out.png
+      painterly stylize photo.jpg a.jpg b.jpg --mask 0=sky.png -o out.png
     """
-    result = execute(cfg_args, content, list(styles), output, quiet, save_every, quality)
+    result = execute(
+        cfg_args, content, list(styles), output, quiet, save_every, quality, int(bit_depth)
+    )
     return 130 if result.interrupted else 0
 
 
@@ -151,3 +172,29 @@ def demo(output: Path, size: int | None, quiet: bool) -> int:
         f"(Tübingen by Andreas Praefcke, CC BY 3.0; The Starry Night, public domain)"
     )
     return 130 if result.interrupted else 0
+
+
+@click.command()
+@click.argument("painting", type=click.Path(path_type=Path))
+@click.argument("photo", type=click.Path(path_type=Path))
+@_OUT
+@click.option(
+    "--strength",
+    type=click.FloatRange(0, 1),
+    required=True,
+    help="1: the painting, 0: the photo",
+)
+@_QUALITY
+@_DEPTH
+def blend(
+    painting: Path, photo: Path, output: Path, strength: float, quality: int, bit_depth: str
+) -> None:
+    """Blend a finished PAINTING with its PHOTO for a lighter touch, without running again.
+
+    \b
+    Example:
+      painterly blend out.png photo.jpg --strength 0.6 -o lighter.png
+    """
+    images.check_output_path(output, int(bit_depth))
+    mixed = blend_images(images.load_image(painting), images.load_image(photo), strength)
+    images.save_image(mixed, output, quality=quality, bit_depth=int(bit_depth))

@@ -22,6 +22,7 @@ PRECISIONS = ("auto", "bf16", "fp32")
 POOLINGS = ("max", "avg")
 PADDINGS = ("zeros", "replicate")
 STYLE_LOSSES = ("gram", "w2")
+PRESERVE_COLORS = ("none", "luminance", "histogram")
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -54,6 +55,20 @@ class Config:
     )
     size: int = _opt(512, "longest side of the output in pixels")
     style_scale: float = _opt(1.0, "style image size relative to the output")
+    preserve_colors: str = _opt(
+        "none",
+        "keep the photo's colours: luminance (transfer brightness only) or histogram "
+        "(recolour the styles to the photo's colours first)",
+        PRESERVE_COLORS,
+    )
+    masks: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "STYLE_INDEX=FILE: a region (white) for a style image", "option": False},
+    )
+    content_mask: str | None = _opt(
+        None, "image whose white parts keep more of the photo (grey: as set; black: less)"
+    )
+    strength: float = _opt(1.0, "blend of the result with the photo: 1 all painting, 0 the photo")
     init: str = _opt("content", "start image: content, noise, or an image file")
     seed: int | None = _opt(None, "random seed (default: a new one, saved in the record)")
     optimizer: str = _opt("lbfgs", "optimiser", OPTIMIZERS)
@@ -174,6 +189,12 @@ def validate(cfg: Config) -> None:
     _choice("style loss", cfg.style_loss, STYLE_LOSSES)
     if not 0 <= cfg.average < 1:
         raise ConfigError(f"average must be in [0, 1), got {cfg.average}: try 0.9")
+    _choice("preserve colors", cfg.preserve_colors, PRESERVE_COLORS)
+    if not 0 <= cfg.strength <= 1:
+        raise ConfigError(f"strength must be between 0 and 1, got {cfg.strength}: try 0.6")
+    for path in (cfg.content_mask, *(m.partition("=")[2] for m in cfg.masks)):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"mask '{path}' does not exist: check the path")
     if cfg.init not in ("content", "noise") and not Path(cfg.init).is_file():
         raise ConfigError(
             f"init '{cfg.init}' is neither 'content', 'noise' nor an existing image file"

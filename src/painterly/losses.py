@@ -95,18 +95,26 @@ class ContentLoss(nn.Module):
     """Content loss against a fixed target feature map (held as a buffer).
 
     With ``relative=True`` the loss is divided by ``1/2 * sum(P**2)``: the squared
-    error relative to the target, 1.0 when the features are all zero.
+    error relative to the target, 1.0 when the features are all zero. ``weights``
+    (``1×1×H×W`` at the layer's size, mean 1) weigh each position: a content mask.
     """
 
     target: torch.Tensor
+    weights: torch.Tensor | None
 
-    def __init__(self, target: torch.Tensor, relative: bool = False) -> None:
+    def __init__(
+        self, target: torch.Tensor, relative: bool = False, weights: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.register_buffer("target", at_least_fp32(target.detach()))
+        self.register_buffer("weights", weights)
         self.scale = 1.0 / float(content_loss(self.target, torch.zeros(()))) if relative else 1.0
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return content_loss(features, self.target) * self.scale
+        if self.weights is None:
+            return content_loss(features, self.target) * self.scale
+        diff = at_least_fp32(features) - self.target
+        return 0.5 * (diff.pow(2) * self.weights).sum() * self.scale
 
 
 class GramStyleLoss(nn.Module):
@@ -118,13 +126,25 @@ class GramStyleLoss(nn.Module):
     squared error relative to the target. Departure from Gatys et al.: the raw Caffe
     weights give activations whose scales differ by 1000× between layers (Gatys et al.
     rescaled the network instead), so with equal weights one layer would dominate.
+
+    With ``mask`` (``1×1×H×W`` in [0, 1] at the layer's size), the loss is guided
+    (Gatys et al. 2017, section 4): the features are weighted by the mask before the
+    Gram matrix, and ``M`` becomes the mask's mass ``sum(mask**2)``, so only the
+    masked region is asked to have the style's statistics.
     """
 
     target: torch.Tensor
+    mask: torch.Tensor | None
 
-    def __init__(self, target_features: torch.Tensor, relative: bool = False) -> None:
+    def __init__(
+        self,
+        target_features: torch.Tensor,
+        relative: bool = False,
+        mask: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.register_buffer("target", self.statistics(target_features))
+        self.register_buffer("mask", None if mask is None else mask.reshape(-1, 1).float())
         n = self.target.shape[0]
         self.scale = 4.0 * n * n / float(self.target.pow(2).sum()) if relative else 1.0
 
@@ -135,7 +155,11 @@ class GramStyleLoss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         flat = positions_by_filters(features)
-        m = flat.shape[0]
+        if self.mask is None:
+            m = float(flat.shape[0])
+        else:
+            flat = flat * self.mask
+            m = float(self.mask.pow(2).sum())
         # E_l with G = F F^T and A = M * (style Gram per position): the target is scaled
         # to this image's M, so the style image may have another size than the output.
         return gram_distance(flat, self.target * m) * (self.scale / (m * m))

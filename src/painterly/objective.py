@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .config import Config, layer_weight_map
+from .errors import ConfigError
 from .losses import ContentLoss, GramStyleLoss, W2StyleLoss, total_variation
 
 STYLE_MODULES: dict[str, type[GramStyleLoss] | type[W2StyleLoss]] = {
@@ -37,6 +38,8 @@ class Objective(nn.Module):
     ``style_features`` holds one ``{layer: features}`` dict per style image; only
     their Gram statistics are kept. ``relative`` divides each layer's loss by its
     target's size (see :class:`ContentLoss` and :class:`GramStyleLoss`).
+    ``style_masks`` (one ``{layer: mask}`` per style image) guide each style to its
+    region; ``content_weights`` (``{layer: weights}``) weigh the content loss per position.
     """
 
     def __init__(
@@ -50,14 +53,20 @@ class Objective(nn.Module):
         tv_weight: float = 0.0,
         relative: bool = False,
         style_loss: str = "gram",
+        style_masks: Sequence[Mapping[str, torch.Tensor]] | None = None,
+        content_weights: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
+        weights = content_weights or {}
         self.content = nn.ModuleDict(
-            {k: ContentLoss(v, relative) for k, v in content_features.items()}
+            {k: ContentLoss(v, relative, weights.get(k)) for k, v in content_features.items()}
         )
+        masks = style_masks or [{} for _ in style_features]
         self.styles = nn.ModuleList(
-            nn.ModuleDict({k: STYLE_MODULES[style_loss](feats[k], relative) for k in layer_weights})
-            for feats in style_features
+            nn.ModuleDict(
+                {k: _style_module(style_loss, feats[k], relative, m.get(k)) for k in layer_weights}
+            )
+            for feats, m in zip(style_features, masks, strict=True)
         )
         self.style_image_weights = tuple(style_image_weights)
         self.layer_weights = dict(layer_weights)
@@ -84,15 +93,27 @@ class Objective(nn.Module):
         return LossTerms(total, content, style, tv)
 
 
+def _style_module(
+    kind: str, features: torch.Tensor, relative: bool, mask: torch.Tensor | None
+) -> nn.Module:
+    if mask is None:
+        return STYLE_MODULES[kind](features, relative)
+    if kind != "gram":
+        raise ConfigError(f"style masks need the gram style loss, not '{kind}': drop --style-loss")
+    return GramStyleLoss(features, relative, mask)
+
+
 def objective_for(
     cfg: Config,
     content_features: Mapping[str, torch.Tensor],
     style_features: Sequence[Mapping[str, torch.Tensor]],
     style_image_weights: Sequence[float],
     content_scale: float = 1.0,
+    style_masks: Sequence[Mapping[str, torch.Tensor]] | None = None,
+    content_weights: Mapping[str, torch.Tensor] | None = None,
 ) -> Objective:
     """The objective a config describes, for targets already computed
-    (``content_scale`` multiplies the content weight)."""
+    (``content_scale`` multiplies the content weight; masks as in :class:`Objective`)."""
     return Objective(
         {k: content_features[k] for k in cfg.content_layers},
         style_features,
@@ -103,4 +124,6 @@ def objective_for(
         cfg.tv_weight,
         cfg.normalize,
         cfg.style_loss,
+        style_masks,
+        content_weights,
     )

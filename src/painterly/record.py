@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from PIL import Image
 
 from . import __version__, images
 from .config import Config
+from .errors import ConfigError
+from .inputs import blend
 
 
 @dataclass
@@ -28,6 +31,18 @@ class Result:
     interrupted: bool
     device: str
     precision: str
+    painting: torch.Tensor | None = None  # the result at strength 1
+    photo: torch.Tensor | None = None  # the photo at the result's size
+
+    def with_strength(self, strength: float) -> Result:
+        """The same run blended with the photo by another ``strength``, without running
+        again (0: the photo, 1: the painting)."""
+        if self.painting is None or self.photo is None:
+            raise ConfigError("this result keeps no painting and photo to blend: run again")
+        config = self.config.replace(strength=strength)
+        return dataclasses.replace(
+            self, image=blend(self.painting, self.photo, strength), config=config
+        )
 
     @property
     def final_losses(self) -> dict[str, float]:
@@ -57,11 +72,18 @@ class Result:
         }
 
     def save(
-        self, path: str | os.PathLike[str], quality: int = 95, inputs: dict[str, Any] | None = None
+        self,
+        path: str | os.PathLike[str],
+        quality: int = 95,
+        inputs: dict[str, Any] | None = None,
+        bit_depth: int = 8,
     ) -> Path:
-        """Write the image and, beside it, ``<name>.json`` with the record."""
-        out = images.save_image(self.image, path, quality=quality)
-        write_json(out.with_suffix(".json"), self.record(inputs))
+        """Write the image and, beside it, ``<name>.json`` with the record
+        (``bit_depth=16`` for 16 bits per channel in a PNG or TIFF)."""
+        out = images.save_image(self.image, path, quality=quality, bit_depth=bit_depth)
+        record = self.record(inputs)
+        record["output"] = {"path": out.name, "bit_depth": bit_depth, "quality": quality}
+        write_json(out.with_suffix(".json"), record)
         return out
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import torch
 
-from . import images
+from . import images, regions
 from .config import Config, check_style_weights, make_config
 from .errors import ConfigError
+from .inputs import ImageLike, Inputs, blend, prepare
 from .layers import deepest
 from .memory import check_fits
 from .objective import LossTerms, Objective, objective_for
@@ -26,7 +27,6 @@ from .vgg import VGG19Features
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
-ImageLike = str | os.PathLike[str] | Any  # path, PIL image or tensor
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Progress:
     size: tuple[int, int]  # (height, width) at this scale
     losses: dict[str, float]
     elapsed: float
-    image: torch.Tensor = field(repr=False)  # current image, 1×3×H×W in [0, 1] (not a copy)
+    # The current picture, 1×3×H×W in [0, 1], as the result would show it (not a copy).
+    image: torch.Tensor = field(repr=False)
 
 
 ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
@@ -120,31 +121,36 @@ def run(
     image_weights = check_style_weights(cfg, len(styles))
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
-    content_img = images.load_image(content)
-    style_imgs = [images.load_image(s) for s in styles]
-    plan = schedule(cfg, *content_img.shape[-2:])
+    inputs = prepare(cfg, content, styles)
+    plan = schedule(cfg, *inputs.photo.shape[-2:])
+    warn_upscale(cfg, inputs.styles, plan[-1][0])
     layers = [*cfg.content_layers, *cfg.style_layers]
     history = cfg.lbfgs_history if cfg.optimizer == "lbfgs" else 2  # Adam: two moments
     check_fits(*plan[-1][0], deepest(layers), precision, cfg.size, history)
     weights = load_weights(cfg.weights)
     net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
+    if cfg.pooling == "avg":
+        net.calibrate_pooling(images.resize(inputs.content, plan[0][0]).to(device))
     if cfg.channels_last:
         net.to_channels_last()
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
+    engine.present = inputs.present
     image: torch.Tensor | None = None
     ends = deadlines(plan)
     for index, (hw, steps) in enumerate(plan):
-        start = _start_image(cfg, content_img, hw, image, generator)
-        objective = _objective(cfg, engine, content_img, style_imgs, image_weights, hw, plan)
+        start = _start_image(cfg, inputs, hw, image, generator)
+        objective = _objective(cfg, engine, inputs, image_weights, hw, plan)
         deadline = None if cfg.time is None else cfg.time * ends[index]
         image = engine.optimise(objective, start, steps, index, len(plan), deadline)
         if engine.stopped:
             break
     assert image is not None
+    painting = inputs.painting(image.detach().cpu().clamp(0, 1))
+    photo = images.resize(inputs.photo, (painting.shape[-2], painting.shape[-1]))
     return Result(
-        image=image.detach().cpu().clamp(0, 1),
+        image=blend(painting, photo, cfg.strength),
         history=engine.history,
         config=cfg,
         seed=seed,
@@ -153,6 +159,8 @@ def run(
         interrupted=engine.stopped,
         device=str(device),
         precision=precision,
+        painting=painting,
+        photo=photo,
     )
 
 
@@ -167,17 +175,12 @@ def evaluate(
     device = pick_device(cfg.device)
     layers = [*cfg.content_layers, *cfg.style_layers]
     net = VGG19Features(load_weights(cfg.weights), layers, cfg.pooling, cfg.padding).to(device)
+    inputs = prepare(cfg, content, styles)
+    if cfg.pooling == "avg":
+        net.calibrate_pooling(images.resize(inputs.content, hw).to(device))
     engine = _Engine(cfg, net, device, "fp32", None, 0, time.perf_counter())
     weights = check_style_weights(cfg, len(styles))
-    objective = _objective(
-        cfg,
-        engine,
-        images.load_image(content),
-        [images.load_image(s) for s in styles],
-        weights,
-        hw,
-        [(hw, 1)],
-    )
+    objective = _objective(cfg, engine, inputs, weights, hw, [(hw, 1)])
     with torch.no_grad():
         terms: LossTerms = objective(net(x.to(device)), x.to(device))
     return terms.as_floats()
@@ -185,7 +188,7 @@ def evaluate(
 
 def _start_image(
     cfg: Config,
-    content: torch.Tensor,
+    inputs: Inputs,
     hw: tuple[int, int],
     previous: torch.Tensor | None,
     generator: torch.Generator,
@@ -193,43 +196,70 @@ def _start_image(
     if previous is not None:  # coarse-to-fine: start from the last scale's result
         return images.resize(previous.detach().cpu().clamp(0, 1), hw)
     if cfg.init == "content":
-        return images.resize(content, hw)
+        return images.resize(inputs.content, hw)
     if cfg.init == "noise":
         return torch.rand((1, 3, *hw), generator=generator)
-    return images.resize(images.load_image(cfg.init), hw)
+    return images.resize(inputs.start(images.load_image(cfg.init)), hw)
 
 
-def style_size(cfg: Config, style: torch.Tensor, hw: tuple[int, int]) -> tuple[int, int]:
-    """The style image's size at an output size: ``style_scale`` times the output's
-    longest side, never upscaled beyond the style image's own resolution."""
+def style_size(
+    cfg: Config, style: torch.Tensor, hw: tuple[int, int], final: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The style image's size at an output size ``hw``: ``style_scale`` times the output's
+    longest side, never upscaled beyond the style image's own resolution.
+
+    The cap is set at the ``final`` (largest) output size and the same ratio is kept at
+    every coarser scale, so the brush strokes keep their relative size from scale to
+    scale instead of shrinking at the last ones.
+    """
     h, w = style.shape[-2:]
-    want = max(16, round(max(hw) * cfg.style_scale))
-    if want > max(h, w):
-        log.warning("style image is %d×%d: not upscaled to %d px", w, h, want)
-        want = max(h, w)
-    return images.fit_size(h, w, want)
+    ratio = min(cfg.style_scale, max(h, w) / max(final or hw))
+    return images.fit_size(h, w, max(16, min(max(h, w), round(max(hw) * ratio))))
+
+
+def warn_upscale(cfg: Config, styles: Sequence[torch.Tensor], final: tuple[int, int]) -> None:
+    """Warn once per style image that would need upscaling at the final size."""
+    for i, style in enumerate(styles):
+        h, w = style.shape[-2:]
+        want = round(max(final) * cfg.style_scale)
+        if want > max(h, w):
+            log.warning(
+                "style image %d is %d×%d: not upscaled to %d px (a style scale of %.2f here)",
+                i,
+                w,
+                h,
+                want,
+                max(h, w) / max(final),
+            )
 
 
 def _objective(
     cfg: Config,
     engine: _Engine,
-    content: torch.Tensor,
-    styles: list[torch.Tensor],
+    inputs: Inputs,
     image_weights: tuple[float, ...],
     hw: tuple[int, int],
     plan: list[tuple[tuple[int, int], int]],
 ) -> Objective:
-    content_feats = engine.features(images.resize(content, hw), cfg.content_layers)
+    final = plan[-1][0]
+    content_feats = engine.features(images.resize(inputs.content, hw), cfg.content_layers)
     style_feats = [
-        engine.features(images.resize(s, style_size(cfg, s, hw)), cfg.style_layers) for s in styles
+        engine.features(images.resize(s, style_size(cfg, s, hw, final)), cfg.style_layers)
+        for s in inputs.styles
     ]
+    masks = None
+    if inputs.style_masks is not None:
+        masks = [regions.at_layers(m, hw, cfg.style_layers) for m in inputs.style_masks]
+    weights = None
+    if inputs.content_mask is not None:
+        weights = regions.at_layers(inputs.content_mask, hw, cfg.content_layers, mean_one=True)
     # The content loss sums over positions, the style loss does not: scaling b by the
     # pixel ratio keeps the balance of the final size at every coarser scale (relative
     # losses need no such correction).
-    final = plan[-1][0]
     ratio = (final[0] * final[1]) / (hw[0] * hw[1])
     scale = 1.0 if cfg.normalize else ratio
-    return objective_for(cfg, content_feats, style_feats, image_weights, scale).to(engine.device)
+    objective = objective_for(cfg, content_feats, style_feats, image_weights, scale, masks, weights)
+    return objective.to(engine.device)
 
 
 class _Average:
@@ -270,6 +300,8 @@ class _Engine:
         self.history: list[dict[str, float]] = []
         self.stopped = False
         self.started = started
+        # The picture a progress callback sees for the optimised pixels.
+        self.present: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
 
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         with torch.no_grad(), autocast(self.device, self.precision):
@@ -331,7 +363,7 @@ class _Engine:
                 (x.shape[-2], x.shape[-1]),
                 losses,
                 elapsed,
-                x.detach(),
+                self.present(x.detach()),
             )
             if self.progress(info) is False:
                 self.stopped = True

@@ -67,6 +67,9 @@ class VGG19Features(nn.Module):
         )
         self.register_buffer("std", torch.tensor(convention.std).view(1, 3, 1, 1), persistent=False)
         self.scale = convention.scale
+        # Average pooling's output is multiplied by a gain per pooling layer (1 until
+        # calibrated): see calibrate_pooling.
+        self.pool_gains = {n: 1.0 for n in self.names if n.endswith("_pool")}
         self.requires_grad_(False)
 
     def to_channels_last(self) -> VGG19Features:
@@ -75,6 +78,33 @@ class VGG19Features(nn.Module):
             assert isinstance(conv, nn.Conv2d)
             conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
         return self
+
+    @torch.no_grad()
+    def calibrate_pooling(self, rgb: torch.Tensor) -> dict[str, float]:
+        """Set each average-pooling layer's gain so that, on ``rgb``, the mean activation
+        of the convolution after it equals what the max-pooling network gives there;
+        return the gains.
+
+        Gatys et al. (2015) swap max for average pooling, which shrinks the activations of
+        every deeper layer (an average of a ReLU's outputs is below their maximum); the
+        gains keep the magnitudes, and so the balance of the losses, as with max pooling.
+        """
+        peak = average = self.preprocess(rgb)
+        for i, name in enumerate(self.names):
+            if not name.endswith("_pool"):
+                conv = self.convs[name]
+                peak, average = F.relu(conv(peak)), F.relu(conv(average))
+                continue
+            peak, average = F.max_pool2d(peak, 2), F.avg_pool2d(average, 2)
+            gain = float(peak.mean() / average.mean().clamp_min(1e-12))
+            if i + 1 < len(self.names):  # match the next convolution's mean output
+                conv = self.convs[self.names[i + 1]]
+                want = float(F.relu(conv(peak)).mean())
+                for _ in range(8):  # the mean is nearly proportional to the gain
+                    gain *= want / max(float(F.relu(conv(average * gain)).mean()), 1e-12)
+            self.pool_gains[name] = gain
+            average = average * gain
+        return dict(self.pool_gains)
 
     def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → the weights' own input convention."""
@@ -86,7 +116,11 @@ class VGG19Features(nn.Module):
         out: dict[str, torch.Tensor] = {}
         for name in self.names:
             if name.endswith("_pool"):
-                x = F.max_pool2d(x, 2) if self.pooling == "max" else _avg_pool(x)
+                x = (
+                    F.max_pool2d(x, 2)
+                    if self.pooling == "max"
+                    else _avg_pool(x, self.pool_gains[name])
+                )
             else:
                 x = F.relu(self.convs[name](x), inplace=True)
             if name in self.wanted:
@@ -94,7 +128,8 @@ class VGG19Features(nn.Module):
         return out
 
 
-def _avg_pool(x: torch.Tensor) -> torch.Tensor:
+def _avg_pool(x: torch.Tensor, gain: float) -> torch.Tensor:
     # Gatys et al. 2015 replace max by average pooling; plain averaging shrinks the
-    # activations of deeper layers, which the article does not correct for.
-    return F.avg_pool2d(x, 2)
+    # activations of deeper layers, which the gain (see calibrate_pooling) restores.
+    pooled = F.avg_pool2d(x, 2)
+    return pooled if gain == 1.0 else pooled * gain
