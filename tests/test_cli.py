@@ -264,3 +264,58 @@ def test_bad_controls_fail_with_one_line(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_explain_commands(tmp_path: Path, content_path: Path, style_path: Path) -> None:
+    maps = tmp_path / "maps.png"
+    argv = ["features", str(content_path), "--layers", "block5_conv2", "--filters", "4", "13"]
+    assert main([*argv, "-o", str(maps), "--size", "64"]) == 0
+    assert Image.open(maps).size[0] < 800
+    gram = tmp_path / "gram.png"
+    argv = ["gram", str(style_path), "--compare", str(content_path), "--layer", "block2_conv1"]
+    assert main([*argv, "--size", "64", "-o", str(gram)]) == 0 and gram.is_file()
+    row = tmp_path / "row.png"
+    argv = ["reconstruct", str(content_path), "--all", "--size", "32", "--iterations", "2"]
+    assert main([*argv, "-o", str(row)]) == 0
+    assert Image.open(row).width == 5 * (32 + 8)
+    plotted = tmp_path / "p.png"
+    assert (
+        main(["stylize", str(content_path), str(style_path), "-o", str(plotted), "--plot", *FAST])
+        == 0
+    )
+    assert (tmp_path / "p.losses.png").is_file()
+
+
+def test_gram_toy_prints_the_worked_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gram", "--toy"]) == 0
+    out = capsys.readouterr().out
+    assert "[[3, 2.5], [2.5, 2.5]]" in out and "0.913" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["features", "{c}", "--layers", "block5_conv2", "--filters", "600"],
+            "filter 600 does not",
+        ),
+        (["features", "{c}", "--layers", "block9_conv1"], "unknown layer 'block9_conv1'"),
+        (["gram", "{c}", "--layer", "block1_conv"], "unknown layer 'block1_conv'. Did you mean"),
+        (["reconstruct", "{c}"], "give one of --content-layer"),
+        (["features", "{c}", "-o", "{t}/x.jpg"], "must be a .png file"),
+    ],
+)
+def test_bad_explain_input_fails_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content_path: Path,
+    argv: list[str],
+    message: str,
+) -> None:
+    args = [a.format(c=content_path, t=tmp_path) for a in argv]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "x.png")]
+    assert main([*args, "--size", "32"] if args[0] != "reconstruct" else args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())

@@ -139,7 +139,8 @@ def test_evaluate_scores_the_objective(content_path: Path, style_path: Path) -> 
     photo = images.resize(images.load_image(content_path), (48, 64))
     terms = evaluate(photo, content_path, [style_path])
     assert terms["content"] < 1e-3 and terms["style"] > 0
-    assert abs(terms["total"] - 2.5 * terms["style"] - terms["content"]) < 1e-3 * terms["total"]
+    expected = 2.5 * terms["style"] + terms["content"] + 3.0 * terms["tv"]  # default weights
+    assert abs(terms["total"] - expected) < 1e-3 * terms["total"]
 
 
 def test_stop_before_any_step_still_gives_a_result(

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import click
 
 from . import __version__
+from .cli_experiment import experiment_cmd
+from .cli_explain import features, gram, reconstruct
 from .cli_options import gather_lists
 from .cli_run import blend, demo, stylize
 from .cli_tools import layers, score, weights
@@ -29,8 +31,9 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (stylize, blend, demo, layers, weights, score):
+for command in (stylize, blend, demo, layers, weights, score, features, gram, reconstruct):
     cli.add_command(command)
+cli.add_command(experiment_cmd, name="experiment")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,8 @@ LIST_FIELDS = {
     for f in dataclasses.fields(Config)
     if "tuple" in str(f.type) and f.metadata.get("option")
 }
+# List options of the explain commands, gathered likewise.
+GATHERED = LIST_FIELDS | {"layers", "filters"}
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf|infinity)$", re.I)
 
 
@@ -35,9 +37,9 @@ def gather_lists(argv: Sequence[str]) -> list[str]:
         out.append(token)
         i += 1
         name = token[2:].replace("-", "_") if token.startswith("--") else ""
-        if name not in LIST_FIELDS:
+        if name not in GATHERED:
             continue
-        numeric = name.endswith("weights")
+        numeric = name.endswith("weights") or name == "filters"
         values = []
         while i < len(args) and (
             _NUMBER.match(args[i])

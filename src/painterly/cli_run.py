@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from . import images
+from . import figures, images
 from .cli_options import config_options
 from .config import make_config
 from .inputs import blend as blend_images
@@ -19,6 +19,11 @@ from .record import Result
 from .transfer import Progress, ProgressFn, run
 
 BUNDLED = ("tubingen.jpg", "starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+
+
+def plot_path(out: Path) -> Path:
+    """Where ``--plot`` writes the loss curves of ``out``."""
+    return out.with_name(f"{out.stem}.losses.png")
 
 
 def bundled(name: str) -> Path:
@@ -64,9 +69,12 @@ def execute(
     save_every: int | None,
     quality: int,
     bit_depth: int = 8,
+    plot: bool = False,
 ) -> Result:
-    """Validate everything, run, and save the image and its record."""
+    """Validate everything, run, and save the image, its record and the loss plot."""
     images.check_output_path(out, bit_depth)
+    if plot:
+        figures.require()
     if save_every is not None and save_every < 1:
         raise click.BadParameter(f"--save-every must be ≥ 1, got {save_every}")
     cfg = make_config(**cfg_args)
@@ -78,6 +86,9 @@ def execute(
         reporter.close()
     inputs = {"content": str(content), "styles": [str(s) for s in styles]}
     result.save(out, quality=quality, inputs=inputs, bit_depth=bit_depth)
+    if plot and result.history:
+        title = f"{out.name}: losses per step (dotted: next size)"
+        figures.save(figures.loss_curves({out.name: result.history}, title), plot_path(out))
     if not quiet:
         losses = result.final_losses
         state = "interrupted; kept the image reached so far" if result.interrupted else "done"
@@ -127,6 +138,7 @@ _DEPTH = click.option(
 @click.option("--save-every", type=int, default=None, help="write every N-th step's image")
 @_QUALITY
 @_DEPTH
+@click.option("--plot", is_flag=True, help="also write <output>.losses.png, the loss curves")
 @_QUIET
 def stylize(
     content: Path,
@@ -136,6 +148,7 @@ def stylize(
     save_every: int | None,
     quality: int,
     bit_depth: str,
+    plot: bool,
     **cfg_args: Any,
 ) -> int:
     """Paint CONTENT in the style of one or more STYLE images.
@@ -147,7 +160,7 @@ def stylize(
       painterly stylize photo.jpg a.jpg b.jpg --mask 0=sky.png -o out.png
     """
     result = execute(
-        cfg_args, content, list(styles), output, quiet, save_every, quality, int(bit_depth)
+        cfg_args, content, list(styles), output, quiet, save_every, quality, int(bit_depth), plot
     )
     return 130 if result.interrupted else 0
 

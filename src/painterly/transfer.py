@@ -23,6 +23,7 @@ from .objective import LossTerms, Objective, objective_for
 from .optimize import PixelOptimizer
 from .record import Result
 from .runtime import autocast, pick_device, resolve_precision
+from .targets import FeatureCache
 from .vgg import VGG19Features
 from .weights import load_weights
 
@@ -112,9 +113,14 @@ def deadlines(plan: list[tuple[tuple[int, int], int]]) -> list[float]:
 
 
 def run(
-    cfg: Config, content: ImageLike, styles: Sequence[ImageLike], progress: ProgressFn | None = None
+    cfg: Config,
+    content: ImageLike,
+    styles: Sequence[ImageLike],
+    progress: ProgressFn | None = None,
+    cache: FeatureCache | None = None,
 ) -> Result:
-    """Run a transfer for a resolved :class:`Config`."""
+    """Run a transfer for a resolved :class:`Config`; ``cache`` shares the targets'
+    features with other runs (see :mod:`painterly.targets`)."""
     started = time.perf_counter()
     if isinstance(styles, (str, os.PathLike)):
         styles = [styles]
@@ -136,7 +142,7 @@ def run(
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
-    engine.present = inputs.present
+    engine.present, engine.cache = inputs.present, cache
     image: torch.Tensor | None = None
     ends = deadlines(plan)
     for index, (hw, steps) in enumerate(plan):
@@ -302,8 +308,20 @@ class _Engine:
         self.started = started
         # The picture a progress callback sees for the optimised pixels.
         self.present: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
+        self.cache: FeatureCache | None = None
 
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The features of a target image, from the shared cache when there is one."""
+        if self.cache is None:
+            return self._compute(image, layers)
+        cfg = self.cfg
+        gains = tuple(self.net.pool_gains.values()) if cfg.pooling == "avg" else ()
+        network = (cfg.weights, cfg.pooling, gains, cfg.padding, self.precision, str(self.device))
+        return self.cache.features(
+            image, network, layers, lambda x: self._compute(x, sorted(self.net.wanted))
+        )
+
+    def _compute(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         with torch.no_grad(), autocast(self.device, self.precision):
             feats = self.net(self.layout(image.to(self.device)))
         return {k: feats[k].float() for k in layers}

@@ -1,0 +1,226 @@
+"""``painterly features``, ``gram`` and ``reconstruct``: what VGG-19 sees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import torch
+
+from . import explain, figures, images
+from .config import STYLE_LAYERS
+from .errors import ConfigError
+from .layers import check_layer
+from .record import Result
+from .sheets import Cell, contact_sheet, save_sheet
+
+_OUT = click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="output PNG"
+)
+_SIZE = click.option(
+    "--size", type=click.IntRange(32, 2048), default=256, help="longest side  [default: 256]"
+)
+_LAYERS = click.option(
+    "--layers", "layer_list", default=None, metavar="LIST", help="layer names, shallow to deep"
+)
+
+
+def _names(value: str | None, default: tuple[str, ...]) -> list[str]:
+    names = default if not value else tuple(value.replace(",", " ").split())
+    return figures.layer_order([check_layer(n) for n in names])
+
+
+def _indices(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        return [int(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError(f"--filters '{value}' is not a list of filter numbers") from None
+
+
+def _png(path: Path) -> Path:
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"output '{path}' must be a .png file: figures are written as PNG")
+    return images.check_output_path(path)
+
+
+@click.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@_OUT
+@_LAYERS
+@click.option("--filters", default=None, metavar="LIST", help="filter numbers, e.g. '4 13'")
+@click.option("--first", type=click.IntRange(1, 32), default=6, help="first N filters  [6]")
+@click.option("--top", type=click.IntRange(1, 32), default=None, help="the N strongest filters")
+@_SIZE
+def features(
+    image: Path,
+    output: Path,
+    layer_list: str | None,
+    filters: str | None,
+    first: int,
+    top: int | None,
+    size: int,
+) -> None:
+    """Draw IMAGE's feature maps: one row per layer, one map per filter.
+
+    \b
+    Examples:
+      painterly features photo.jpg -o maps.png
+      painterly features photo.jpg --layers block5_conv2 --filters 4 13 -o two.png
+      painterly features photo.jpg --layers block3_conv1 --top 8 -o strongest.png
+    """
+    _png(output)
+    layers = _names(layer_list, explain.FIRST_TEN)
+    maps = explain.feature_maps(image, layers, size)
+    chosen: dict[str, list[int]] = {}
+    for layer, fmap in maps.items():
+        wanted = _indices(filters)
+        if wanted is not None:
+            bad = [i for i in wanted if not 0 <= i < fmap.shape[0]]
+            if bad:
+                raise ConfigError(
+                    f"filter {bad[0]} does not exist in {layer}: use 0 to {fmap.shape[0] - 1}"
+                )
+            chosen[layer] = wanted
+        else:
+            chosen[layer] = explain.top_filters(fmap, top) if top else list(range(first))
+    how = "strongest filters" if top and filters is None else "filters"
+    thumb = images.load_image(image)
+    thumb = images.resize(thumb, images.fit_size(thumb.shape[-2], thumb.shape[-1], 160))
+    fig = figures.feature_grid(maps, chosen, f"{image.name}: {how} of VGG-19 ({size} px)", thumb)
+    click.echo(f"Wrote {figures.save(fig, output)}")
+
+
+@click.command()
+@click.argument("image", type=click.Path(path_type=Path), required=False)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="output PNG")
+@click.option("--layer", default="block1_conv1", help="layer  [default: block1_conv1]")
+@click.option("--compare", type=click.Path(path_type=Path), default=None, help="second image")
+@click.option(
+    "--first", "count", type=click.IntRange(2, 512), default=64, help="first N filters  [64]"
+)
+@click.option("--pairs", type=click.IntRange(1, 50), default=10, help="pairs listed  [10]")
+@click.option("--toy", is_flag=True, help="print the worked two-filter example and exit")
+@_SIZE
+def gram(
+    image: Path | None,
+    output: Path | None,
+    layer: str,
+    compare: Path | None,
+    count: int,
+    pairs: int,
+    toy: bool,
+    size: int,
+) -> None:
+    """Draw the normalised Gram (correlation) matrix of IMAGE at a layer.
+
+    \b
+    Examples:
+      painterly gram starry.jpg --layer block1_conv1 -o gram.png
+      painterly gram starry.jpg --compare scream.jpg --layer block3_conv1 -o both.png
+      painterly gram --toy
+    """
+    if toy:
+        click.echo(toy_text())
+        return
+    if image is None or output is None:
+        raise click.UsageError("give IMAGE and -o OUTPUT (or --toy)")
+    _png(output)
+    check_layer(layer)
+    sources = [image] if compare is None else [image, compare]
+    panels = []
+    for source in sources:
+        fmap = explain.feature_maps(source, [layer], size)[layer]
+        panels.append((source.name, explain.correlation(fmap[:count])))
+    top = explain.strongest_pairs(panels[0][1], pairs)
+    difference = None
+    title = f"Filter correlations at {layer} (first {panels[0][1].shape[0]} filters, {size} px)"
+    if compare is not None:
+        difference = (panels[0][1] - panels[1][1]).abs()
+        distance = float(torch.linalg.norm(difference) / torch.linalg.norm(panels[1][1]))
+        title += f"; relative distance {distance:.3f}"
+    fig = figures.gram_figure(panels, top, title, difference)
+    for pair in top:
+        click.echo(f"filters {pair.first:>3} & {pair.second:<3} correlation {pair.value:.3f}")
+    click.echo(f"Wrote {figures.save(fig, output)}")
+
+
+def toy_text() -> str:
+    """The worked example as text."""
+    toy = explain.toy_gram()
+    red, blue = toy["features"].tolist()
+
+    def rows(m: list[list[float]]) -> str:
+        return " / ".join(" ".join(f"{v:g}" for v in row) for row in m)
+
+    g, p, c = (toy[k].tolist() for k in ("gram", "per_position", "correlation"))
+    return "\n".join(
+        [
+            "Two filters, each a 3×2 output map (rows separated by /):",
+            f"  red  = {rows(red)}",
+            f"  blue = {rows(blue)}",
+            "Gram matrix G = F Fᵀ (sum over the 6 positions of the products):",
+            f"  [[{g[0][0]:g}, {g[0][1]:g}], [{g[1][0]:g}, {g[1][1]:g}]]",
+            "per position, G / 6, the statistic painterly matches:",
+            f"  [[{p[0][0]:.4g}, {p[0][1]:.4g}], [{p[1][0]:.4g}, {p[1][1]:.4g}]]",
+            "normalised, G_ij / sqrt(G_ii G_jj), the heat map of 'painterly gram':",
+            f"  [[{c[0][0]:.3f}, {c[0][1]:.3f}], [{c[1][0]:.3f}, {c[1][1]:.3f}]]",
+            f"red and blue fire together ({c[0][1]:.2f}): a texture with one has the other.",
+        ]
+    )
+
+
+@click.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@_OUT
+@click.option("--content-layer", default=None, help="reconstruct from this layer's content")
+@click.option("--style-layers", default=None, metavar="LIST", help="reconstruct the style")
+@click.option("--all", "every", is_flag=True, help="the whole figure: five content, five style")
+@click.option("--iterations", type=click.IntRange(1), default=150, help="steps  [default: 150]")
+@click.option(
+    "--size", type=click.IntRange(32, 1024), default=160, help="longest side  [default: 160]"
+)
+@click.option("--seed", type=int, default=0, help="noise seed  [default: 0]")
+def reconstruct(
+    image: Path,
+    output: Path,
+    content_layer: str | None,
+    style_layers: str | None,
+    every: bool,
+    iterations: int,
+    size: int,
+    seed: int,
+) -> None:
+    """Show what a layer keeps of IMAGE: optimise noise for its content or style alone.
+
+    \b
+    Examples:
+      painterly reconstruct photo.jpg --content-layer block4_conv2 -o c.png
+      painterly reconstruct starry.jpg --style-layers block1_conv1 block2_conv1 -o s.png
+      painterly reconstruct photo.jpg --all -o row.png
+    """
+    chosen = sum(x is not None and x is not False for x in (content_layer, style_layers, every))
+    if chosen != 1:
+        raise click.UsageError("give one of --content-layer, --style-layers or --all")
+    images.check_output_path(output)
+
+    def run(content: str | None, styles: Sequence[str] | None) -> Result:
+        return explain.reconstruct(image, content, styles, size, iterations, seed)
+
+    if not every:
+        styles = None if style_layers is None else _names(style_layers, STYLE_LAYERS)
+        run(content_layer, styles).save(output)
+        click.echo(f"Wrote {output}")
+        return
+    cells: list[Cell] = []
+    for layer in explain.CONTENT_ROW:
+        cells.append((run(layer, None).to_pil(), f"content of {layer}"))
+    for layers in explain.style_rows():
+        shown = run(None, layers)
+        more = f"\n… {layers[-1]} ({len(layers)} layers)" if len(layers) > 1 else "\n(1 layer)"
+        cells.append((shown.to_pil(), f"style of {layers[0]}{more}"))
+    title = f"What each layer keeps of {image.name}: content (top), style (bottom), from noise"
+    sheet = contact_sheet(cells, columns=5, thumb=size, title=title)
+    click.echo(f"Wrote {save_sheet(sheet, output)}")

@@ -1,0 +1,147 @@
+"""Experiment grids: the TOML parser, a two-run grid end to end, and its resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from painterly import experiment
+from painterly.cli import main
+from painterly.errors import ConfigError
+
+GRID = """
+preset = "default"
+[base]
+iterations = 3
+[grid]
+style_weight = [1, 10]
+"""
+
+
+def test_grid_is_the_cartesian_product() -> None:
+    text = GRID + 'content_layers = ["block4_conv2", ["block1_conv1", "block2_conv1"]]\n'
+    preset, base, runs = experiment.parse_grid(text)
+    assert preset == "default" and base == {"iterations": 3}
+    assert len(runs) == 4
+    assert runs[1].options == {
+        "style_weight": 1,
+        "content_layers": ("block1_conv1", "block2_conv1"),
+    }
+    assert "style_weight 10" in runs[3].name
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[grid]\nstyle_wieght = [1]\n",
+            "unknown option 'style_wieght'. Did you mean 'style_weight'",
+        ),
+        ("[grid]\nstyle_weight = []\n", "grid.style_weight is empty"),
+        ('[grid]\nstyle_weight = [1, "high"]\n', "grid.style_weight[1] = 'high' is a str"),
+        ("[grid]\nstyle_weight = 1\n", "must be a list of values"),
+        ("[grid]\ncontent_layers = [[1]]\n", "give a list of layer names"),
+        ("[grid]\nsize = [1.5]\n", "give a whole number"),
+        ('[grid]\nstyle_layers = ["block9_conv1"]\n', "unknown layer 'block9_conv1'"),
+        ("[grids]\nsize = [64]\n", "unknown key 'grids'"),
+        ("[base]\nsize = 64\n", "no [grid] table"),
+        ("[grid\n", "is not valid TOML"),
+        ('preset = "gatys"\n[grid]\nsize = [64]\n', "unknown preset 'gatys'"),
+    ],
+)
+def test_bad_grids_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        experiment.parse_grid(text, "g.toml")
+    assert message in str(info.value) and str(info.value).startswith("g.toml")
+
+
+def test_article_grid_has_the_sections_runs() -> None:
+    runs = experiment.article_grid("article", styles=2)
+    assert len(runs) == 7
+    assert runs[1].options == {"style_weight": pytest.approx(0.1)}
+    assert runs[-1].styles == (0, 1)
+    assert len(experiment.article_grid("article", styles=1)) == 6
+
+
+def test_two_run_grid_end_to_end_with_shared_targets(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID)
+    out = tmp_path / "out"
+    argv = ["experiment", str(content_path), str(style_path), "-o", str(out), "--grid", str(grid)]
+    assert main([*argv, "--size", "48", "--plot", "-q"]) == 0
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["options"] for r in rows] == [{"style_weight": 1}, {"style_weight": 10}]
+    assert rows[1]["style_loss"] < rows[0]["style_loss"]
+    assert all((out / r["image"]).is_file() for r in rows)
+    header = (out / "results.csv").read_text().splitlines()[0]
+    assert header.startswith("run,name,image,options") and "content_loss" in header
+    assert Image.open(out / "sheet.jpg").width <= 1200
+    assert (out / "losses.png").is_file()
+    grid_result = experiment.run_grid(
+        content_path,
+        [style_path],
+        experiment.parse_grid(GRID)[2],
+        out,
+        "default",
+        {"iterations": 3, "size": 48, "seed": 0},
+    )
+    assert grid_result.reused == 2  # run again: nothing is recomputed
+
+
+def test_targets_are_computed_once_for_the_grid(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
+    runs = experiment.parse_grid(GRID)[2]
+    done = experiment.run_grid(
+        content_path, [style_path], runs, tmp_path, "default", {"size": 48, "iterations": 2}
+    )
+    assert done.cache.misses == 2 and done.cache.hits == 2  # content and style, once each
+
+
+def test_a_killed_grid_resumes_where_it_stopped(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text('preset = "default"\n[grid]\niterations = [3, 100000]\n')
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "painterly", "experiment", str(content_path), str(style_path)]
+    argv += ["-o", str(out), "--grid", str(grid), "--size", "48", "-q"]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not list(out.glob("01-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # well into the second, endless run
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    first = next(out.glob("01-*.png"))
+    stamp = first.stat().st_mtime_ns
+    assert not list(out.glob("02-*.json")) and not list(out.glob("02-*.png"))
+    assert not list(out.glob(".*.part"))  # nothing half-written
+    preset, base, runs = experiment.parse_grid(grid.read_text())
+    runs[1] = experiment.Run(runs[1].name, {"iterations": 3})  # finish quickly this time
+    base = {"size": 48, "seed": 0}
+    done = experiment.run_grid(content_path, [style_path], runs, out, preset, base)
+    assert done.reused == 1 and first.stat().st_mtime_ns == stamp
+    assert len(list(out.glob("0*.png"))) == 2 and len(done.rows) == 2
+
+
+def test_experiment_cli_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content_path: Path, style_path: Path
+) -> None:
+    grid = tmp_path / "bad.toml"
+    grid.write_text("[grid]\nstyle_weight = []\n")
+    argv = ["experiment", str(content_path), str(style_path), "-o", str(tmp_path / "o")]
+    assert main([*argv, "--grid", str(grid)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml: grid.style_weight is empty" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

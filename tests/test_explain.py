@@ -1,0 +1,73 @@
+"""What VGG-19 sees: feature maps, correlations, the toy Gram case, reconstructions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from painterly import explain, images
+from painterly.errors import ConfigError
+
+
+def test_feature_maps_have_the_layers_shapes(content_path: Path) -> None:
+    maps = explain.feature_maps(content_path, ["block1_conv1", "block3_conv2"], size=64)
+    assert maps["block1_conv1"].shape == (64, 48, 64)
+    assert maps["block3_conv2"].shape == (256, 12, 16)
+    with pytest.raises(ConfigError, match="block3_conv2"):
+        explain.feature_maps(content_path, ["block3_conv22"])
+
+
+def test_top_filters_are_the_strongest_first() -> None:
+    maps = torch.zeros(5, 2, 2)
+    maps[3] = 4
+    maps[1] = 2
+    assert explain.top_filters(maps, 2) == [3, 1]
+
+
+def test_toy_gram_numbers() -> None:
+    toy = explain.toy_gram()
+    # red = 1 0 / 1 0 / 1 0, blue = 1 0 / 0.5 0 / 1 0.5
+    assert toy["gram"].tolist() == [[3.0, 2.5], [2.5, 2.5]]
+    torch.testing.assert_close(
+        toy["per_position"], torch.tensor([[0.5, 2.5 / 6], [2.5 / 6, 2.5 / 6]])
+    )
+    expected = 2.5 / (3.0 * 2.5) ** 0.5  # 0.9129
+    torch.testing.assert_close(toy["correlation"], torch.tensor([[1.0, expected], [expected, 1.0]]))
+
+
+def test_correlation_is_a_normalised_symmetric_matrix(style_path: Path) -> None:
+    fmap = explain.feature_maps(style_path, ["block1_conv1"], size=64)["block1_conv1"]
+    corr = explain.correlation(fmap)
+    assert corr.shape == (64, 64)
+    torch.testing.assert_close(corr, corr.T)
+    fired = fmap.flatten(1).abs().sum(1) > 0
+    assert torch.allclose(corr.diagonal()[fired], torch.ones(int(fired.sum())))
+    assert float(corr.min()) >= 0 and float(corr.max()) <= 1 + 1e-5
+
+
+def test_strongest_pairs_skip_the_diagonal() -> None:
+    m = torch.eye(4)
+    m[0, 2] = m[2, 0] = 0.9
+    m[1, 3] = m[3, 1] = 0.5
+    pairs = explain.strongest_pairs(m, 2)
+    assert [(p.first, p.second) for p in pairs] == [(0, 2), (1, 3)]
+    assert pairs[0].value == pytest.approx(0.9)
+
+
+def test_shallow_content_layers_keep_more_pixels_than_deep(content_path: Path) -> None:
+    kw = {"size": 64, "iterations": 60, "seed": 0}
+    shallow = explain.reconstruct(content_path, content_layer="block1_conv2", **kw)
+    deep = explain.reconstruct(content_path, content_layer="block5_conv2", **kw)
+    photo = images.resize(images.load_image(content_path), (48, 64))
+    assert (shallow.image - photo).pow(2).mean() < (deep.image - photo).pow(2).mean()
+    assert shallow.history[-1]["content"] < 0.1 * shallow.history[0]["content"]
+
+
+def test_style_reconstruction_matches_style_only(style_path: Path) -> None:
+    result = explain.reconstruct(style_path, style_layers=["block1_conv1"], size=48, iterations=20)
+    assert result.history[-1]["style"] < 0.1 * result.history[0]["style"]
+    assert result.history[-1]["content"] == 0.0
+    with pytest.raises(ValueError, match="either"):
+        explain.reconstruct(style_path)
