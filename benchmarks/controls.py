@@ -18,7 +18,7 @@ from PIL import ImageOps
 
 import painterly
 from painterly import images
-from painterly.cli_run import bundled
+from painterly.samples import bundled
 from painterly.sheets import contact_sheet, save_sheet
 
 

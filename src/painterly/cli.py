@@ -18,6 +18,7 @@ from .cli_explain import features, gram, reconstruct
 from .cli_options import gather_lists
 from .cli_run import blend, demo, stylize
 from .cli_tools import layers, score, weights
+from .cli_web import serve
 from .errors import PainterlyError
 
 
@@ -31,7 +32,7 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (stylize, blend, demo, layers, weights, score, features, gram, reconstruct):
+for command in (stylize, blend, demo, layers, weights, score, features, gram, reconstruct, serve):
     cli.add_command(command)
 cli.add_command(experiment_cmd, name="experiment")
 

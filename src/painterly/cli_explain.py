@@ -178,6 +178,12 @@ def toy_text() -> str:
 @click.option("--content-layer", default=None, help="reconstruct from this layer's content")
 @click.option("--style-layers", default=None, metavar="LIST", help="reconstruct the style")
 @click.option("--all", "every", is_flag=True, help="the whole figure: five content, five style")
+@click.option(
+    "--style-image",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="with --all: take the style row from this painting  [default: IMAGE]",
+)
 @click.option("--iterations", type=click.IntRange(1), default=150, help="steps  [default: 150]")
 @click.option(
     "--size", type=click.IntRange(32, 1024), default=160, help="longest side  [default: 160]"
@@ -189,6 +195,7 @@ def reconstruct(
     content_layer: str | None,
     style_layers: str | None,
     every: bool,
+    style_image: Path | None,
     iterations: int,
     size: int,
     seed: int,
@@ -199,15 +206,19 @@ def reconstruct(
     Examples:
       painterly reconstruct photo.jpg --content-layer block4_conv2 -o c.png
       painterly reconstruct starry.jpg --style-layers block1_conv1 block2_conv1 -o s.png
-      painterly reconstruct photo.jpg --all -o row.png
+      painterly reconstruct photo.jpg --all --style-image starry.jpg -o rows.png
     """
     chosen = sum(x is not None and x is not False for x in (content_layer, style_layers, every))
     if chosen != 1:
         raise click.UsageError("give one of --content-layer, --style-layers or --all")
     images.check_output_path(output)
 
+    if style_image is not None and not every:
+        raise click.UsageError("--style-image goes with --all")
+
     def run(content: str | None, styles: Sequence[str] | None) -> Result:
-        return explain.reconstruct(image, content, styles, size, iterations, seed)
+        source = style_image if styles is not None and style_image is not None else image
+        return explain.reconstruct(source, content, styles, size, iterations, seed)
 
     if not every:
         styles = None if style_layers is None else _names(style_layers, STYLE_LAYERS)
@@ -221,6 +232,7 @@ def reconstruct(
         shown = run(None, layers)
         more = f"\n… {layers[-1]} ({len(layers)} layers)" if len(layers) > 1 else "\n(1 layer)"
         cells.append((shown.to_pil(), f"style of {layers[0]}{more}"))
-    title = f"What each layer keeps of {image.name}: content (top), style (bottom), from noise"
+    painting = (style_image or image).name
+    title = f"What each layer keeps, from noise: content of {image.name}, style of {painting}"
     sheet = contact_sheet(cells, columns=5, thumb=size, title=title)
     click.echo(f"Wrote {save_sheet(sheet, output)}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,13 @@ from .cli_options import config_options
 from .config import make_config
 from .inputs import blend as blend_images
 from .record import Result
+from .samples import bundled
 from .transfer import Progress, ProgressFn, run
-
-BUNDLED = ("tubingen.jpg", "starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 
 
 def plot_path(out: Path) -> Path:
     """Where ``--plot`` writes the loss curves of ``out``."""
     return out.with_name(f"{out.stem}.losses.png")
-
-
-def bundled(name: str) -> Path:
-    """Path of a bundled sample image (see ``painterly/data/SOURCES.md``)."""
-    return Path(str(resources.files("painterly") / "data" / name))
 
 
 class _Reporter:

@@ -59,7 +59,7 @@ def article_grid(preset: str = "article", styles: int = 1) -> list[Run]:
     weight = PRESETS[preset].get("style_weight", Config().style_weight)
     runs = [
         Run("baseline: five style layers,\nequal weights, one content layer"),
-        Run(f"style weight {weight:g} → {weight * 20:g}", {"style_weight": weight * 20}),
+        Run(f"style weight {weight:g} to {weight * 20:g}", {"style_weight": weight * 20}),
         Run("one style layer:\nblock1_conv1 only", {"style_layers": ("block1_conv1",)}),
         Run("content layer block1_conv1", {"content_layers": ("block1_conv1",)}),
         Run("layer weights\n0.4 0.3 0.2 0.05 0.05", {"layer_weights": (0.4, 0.3, 0.2, 0.05, 0.05)}),
@@ -273,11 +273,7 @@ def write_tables(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         writer.writerow({**row, "options": json.dumps(row["options"]), "styles": row["styles"]})
     text = buffer.getvalue()
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(text)
-
-    images.atomic_write(out / "results.csv", write)
+    images.atomic_write(out / "results.csv", lambda tmp: tmp.write_text(text))
 
 
 def caption(row: Mapping[str, Any], name: str) -> str:

@@ -1,0 +1,1 @@
+"""The local web studio: ``painterly serve`` (the optional extra ``painterly[web]``)."""

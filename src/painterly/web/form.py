@@ -1,0 +1,132 @@
+"""The studio's form: which parameters a page may send, their types and limits, and
+their validation into a :class:`~painterly.Config` with a message per field."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..config import PRESETS, Config, check_style_weights, make_config
+from ..errors import ConfigError
+from ..layers import CONV_NAMES
+
+NUMBER, WHOLE, TEXT, NUMBERS, NAMES = "number", "whole", "text", "numbers", "names"
+# Form field → kind. Paths (weights, masks, an init file) are never taken from a page.
+FIELDS: dict[str, str] = {
+    "content_weight": NUMBER,
+    "style_weight": NUMBER,
+    "iterations": WHOLE,
+    "style_weights": NUMBERS,
+    "layer_weights": NUMBERS,
+    "content_layers": NAMES,
+    "style_layers": NAMES,
+    "size": WHOLE,
+    "time": NUMBER,
+    "seed": WHOLE,
+    "preserve_colors": TEXT,
+    "strength": NUMBER,
+    "tv_weight": NUMBER,
+    "style_scale": NUMBER,
+    "init": TEXT,
+    "optimizer": TEXT,
+    "pooling": TEXT,
+    "scales": WHOLE,
+}
+
+
+@dataclass(frozen=True)
+class FormLimits:
+    """Bounds the server sets on top of painterly's own checks."""
+
+    max_size: int = 1024
+    max_iterations: int = 3000
+    max_time: float = 3600.0
+    max_styles: int = 4
+
+
+class FormError(Exception):
+    """Invalid fields: ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    """The value as Config wants it, or raise ConfigError naming what was expected."""
+    if kind in (NUMBER, WHOLE):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be finite, got {value}")
+        if kind == WHOLE and value != int(value):
+            raise ConfigError(f"{name} must be a whole number, got {value}")
+        return int(value) if kind == WHOLE else float(value)
+    if kind == TEXT:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ConfigError(f"{name} must be a short text, got {value!r}")
+        return value
+    if not isinstance(value, list) or len(value) > 16:
+        raise ConfigError(f"{name} must be a list of at most 16 values")
+    inner = NUMBER if kind == NUMBERS else TEXT
+    return tuple(_coerce(name, inner, v) for v in value)
+
+
+def _bounds(name: str, value: Any, limits: FormLimits) -> None:
+    if name == "size" and value > limits.max_size:
+        raise ConfigError(f"size {value} is over this server's {limits.max_size} px: lower it")
+    if name == "iterations" and value > limits.max_iterations:
+        raise ConfigError(f"iterations {value} is over this server's {limits.max_iterations}")
+    if name == "time" and value > limits.max_time:
+        raise ConfigError(f"time {value} s is over this server's {limits.max_time:.0f} s")
+    if name == "init" and value not in ("content", "noise"):
+        raise ConfigError(f"init '{value}' is not one of content, noise")
+    if name in ("content_layers", "style_layers"):
+        bad = [v for v in value if v not in CONV_NAMES]
+        if bad:
+            raise ConfigError(
+                f"'{bad[0]}' is not a convolution layer (block1_conv1 … block5_conv4)"
+            )
+
+
+def validate(
+    preset: Any, values: Any, n_styles: int, limits: FormLimits | None = None
+) -> tuple[Config, dict[str, Any]]:
+    """A Config from a page's preset and values; raise FormError with every bad field.
+
+    Returns the config and the cleaned form (what a gallery entry loads back).
+    """
+    limits = limits or FormLimits()
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise FormError({"preset": f"preset must be one of {', '.join(PRESETS)}"})
+    if not isinstance(values, dict):
+        raise FormError({"params": "params must be an object of field: value"})
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in FIELDS:
+            errors[name] = f"'{name}' cannot be set from the studio"
+            continue
+        if value is None:
+            continue
+        try:
+            clean[name] = _coerce(name, FIELDS[name], value)
+            _bounds(name, clean[name], limits)
+            make_config(preset, **{name: clean[name]})
+        except ConfigError as exc:
+            errors[name] = str(exc)
+    if not 1 <= n_styles <= limits.max_styles:
+        errors["styles"] = f"choose 1 to {limits.max_styles} style images, not {n_styles}"
+    if errors:
+        raise FormError(errors)
+    try:
+        cfg = make_config(preset, **clean)
+        check_style_weights(cfg, n_styles)
+    except ConfigError as exc:
+        field = next((f.name for f in fields(Config) if f.name in str(exc)), "params")
+        field = "style_weights" if "style weights" in str(exc) else field
+        field = "layer_weights" if "layer weights" in str(exc) else field
+        raise FormError({field: str(exc)}) from None
+    form = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
+    return cfg, {"preset": preset, **form}

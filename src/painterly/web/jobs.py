@@ -1,0 +1,184 @@
+"""The studio's job queue: runs one at a time (or ``workers`` at a time) in threads,
+the others waiting in order; each job keeps the events a page streams.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .. import images
+from ..config import Config
+from ..errors import PainterlyError
+from ..record import Result
+from ..transfer import Progress, run
+from .store import Store
+
+log = logging.getLogger(__name__)
+PREVIEW_SIDE = 320  # longest side of the live preview
+PREVIEW_EVERY = 0.4  # seconds between previews (the first and last steps always send one)
+
+
+class QueueFull(Exception):
+    """More jobs are waiting than the queue holds."""
+
+
+@dataclass
+class Job:
+    """One submitted run and everything that happened to it."""
+
+    id: str
+    config: Config
+    content: str  # image ids, resolved by the store
+    styles: list[str]
+    form: dict[str, Any]
+    state: str = "queued"  # queued, running, done, cancelled, failed
+    events: list[dict[str, Any]] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    result: dict[str, Any] | None = None
+    last_preview: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "cancelled", "failed")
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self.events.append({"event": kind, **data})
+
+
+class JobQueue:
+    """A FIFO of jobs served by worker threads; ``limit`` jobs may wait at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        workers: int = 1,
+        limit: int = 8,
+        runner: Callable[..., Result] = run,
+    ) -> None:
+        self.store, self.limit, self.runner = store, limit, runner
+        self.jobs: dict[str, Job] = {}
+        self.waiting: deque[Job] = deque()
+        self.lock = threading.Condition()
+        self.closed = False
+        self.threads = [
+            threading.Thread(target=self._work, name=f"painterly-worker-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, job: Job) -> int:
+        """Queue a job; return its position (0: it starts now)."""
+        with self.lock:
+            if len(self.waiting) >= self.limit:
+                raise QueueFull(
+                    f"the queue is full ({self.limit} runs waiting): try again when one ends"
+                )
+            self.jobs[job.id] = job
+            self.waiting.append(job)
+            position = len(self.waiting) - 1 + self._busy()
+            job.emit("queued", position=position)
+            self.lock.notify()
+            return position
+
+    def _busy(self) -> int:
+        return sum(1 for j in self.jobs.values() if j.state == "running")
+
+    def position(self, job: Job) -> int:
+        with self.lock:
+            return list(self.waiting).index(job) if job in self.waiting else -1
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Stop a job: a waiting one leaves the queue; a running one stops at its next
+        step and keeps what it reached."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return None
+            job.cancel.set()
+            if job in self.waiting:
+                self.waiting.remove(job)
+                job.state = "cancelled"
+                job.emit("cancelled", kept=False)
+            return job
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for job in self.jobs.values():
+                job.cancel.set()
+            self.lock.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self.lock:
+                while not self.waiting and not self.closed:
+                    self.lock.wait()
+                if self.closed:
+                    return
+                job = self.waiting.popleft()
+                job.state = "running"
+                for waiting in self.waiting:  # everyone moves up
+                    waiting.emit("queued", position=self.position(waiting) + self._busy())
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        job.emit("started")
+        try:
+            content = self.store.image_path(job.content)
+            styles = [self.store.image_path(s) for s in job.styles]
+            result = self.runner(job.config, content, styles, progress=lambda p: _step(job, p))
+            job.result = self.store.save_run(job.id, result, job.form)
+        except PainterlyError as exc:
+            job.state = "failed"
+            job.emit("failed", error=str(exc))
+            return
+        except Exception as exc:  # a bug: keep serving, say what happened
+            log.exception("run %s failed", job.id)
+            job.state = "failed"
+            job.emit("failed", error=f"internal error: {exc}")
+            return
+        job.state = "cancelled" if result.interrupted else "done"
+        job.emit(job.state, kept=True, result=job.result)
+
+
+def _step(job: Job, p: Progress) -> bool:
+    """Turn a progress event into a page event; return False to stop a cancelled job."""
+    now = time.monotonic()
+    data: dict[str, Any] = {
+        "step": p.step,
+        "total": p.total,
+        "scale": p.scale + 1,
+        "scales": p.scales,
+        "size": [p.size[1], p.size[0]],
+        "losses": p.losses,
+        "elapsed": round(p.elapsed, 2),
+    }
+    if p.total:
+        data["eta"] = round(p.elapsed / p.step * (p.total - p.step), 1)
+    elif job.config.time is not None:
+        data["eta"] = round(max(job.config.time - p.elapsed, 0.0), 1)
+    if p.step == 1 or p.step == p.total or now - job.last_preview >= PREVIEW_EVERY:
+        data["preview"] = preview(p.image)
+        job.last_preview = now
+    job.emit("progress", **data)
+    return not job.cancel.is_set()
+
+
+def preview(image: torch.Tensor) -> str:
+    """A small JPEG of the current picture as a data URL."""
+    pil = images.tensor_to_pil(image.detach().cpu().clamp(0, 1))
+    pil.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    buffer = io.BytesIO()
+    pil.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()

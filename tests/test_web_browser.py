@@ -1,0 +1,100 @@
+"""The studio in a real browser: Debian's Chromium driven by Playwright.
+
+Never ``playwright install`` (it downloads a browser): ``make test`` installs Debian's
+``chromium``. Without it this test fails and says so, unless PAINTERLY_SKIP_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("starlette", reason="the studio needs painterly[web]")
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+import uvicorn  # noqa: E402
+
+from painterly.web.app import create_app  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(create_app(tmp_path / "results"), host="127.0.0.1", port=port)
+    config.log_level = "warning"
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run 'make test' (it installs Debian's chromium)"
+        if os.environ.get("PAINTERLY_SKIP_BROWSER"):
+            pytest.skip(message)
+        pytest.fail(message)
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield instance
+        instance.close()
+
+
+def test_make_a_picture_in_the_browser(
+    server: str, browser: object, tmp_path: Path, content_path: Path, style2_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
+    outside: list[str] = []
+    page.on(
+        "request", lambda r: None if r.url.startswith((server, "data:")) else outside.append(r.url)
+    )
+    page.goto(server)
+    page.wait_for_selector("#photos img")
+    photo, painting = tmp_path / "photo.jpg", tmp_path / "painting.jpg"
+    shutil.copy(content_path, photo)
+    shutil.copy(style2_path, painting)
+    page.set_input_files("#upload", [str(photo), str(painting)])
+    page.wait_for_selector("#photos input[value^='u-']:checked")
+    page.wait_for_selector("#paintings input[value^='u-']:checked")
+    assert page.locator("#paintings input:checked").count() == 1
+    page.fill("#size", "64")
+    page.fill("#iterations", "8")
+    page.click("#start")
+    page.wait_for_selector("#preview:not([hidden])", timeout=60_000)
+    first = page.get_attribute("#preview", "src")
+    page.wait_for_function(f"document.querySelector('#preview').src !== {first!r}", timeout=60_000)
+    page.wait_for_selector(".card", timeout=60_000)
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Done')")
+    with page.expect_download() as download:
+        page.click(".card a[download]:has-text('PNG')")
+    saved = tmp_path / "downloaded.png"
+    download.value.save_as(saved)
+    assert Image.open(saved).size == (64, 48)
+    page.fill("#size", "300")
+    page.click(".card .load")
+    assert page.input_value("#size") == "64"
+    page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+    assert outside == []
