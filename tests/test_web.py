@@ -123,7 +123,9 @@ def test_a_run_streams_events_and_lands_in_the_gallery(client: TestClient) -> No
     assert kinds[:2] == ["queued", "started"] and kinds[-1] == "done"
     progress = [data for kind, data in seen if kind == "progress"]
     assert [p["step"] for p in progress] == [1, 2, 3]
-    assert progress[0]["preview"].startswith("data:image/jpeg;base64,")
+    assert progress[-1]["preview"].startswith("data:image/jpeg;base64,")
+    held = client.app.state.jobs.jobs[job_id].events  # type: ignore[attr-defined]
+    assert sum("preview" in e for e in held) == 1  # only the latest preview stays in memory
     assert {"style", "content", "total"} <= set(progress[-1]["losses"]) and "eta" in progress[-1]
     gallery = client.get("/api/results").json()
     assert gallery[0]["id"] == job_id and gallery[0]["form"]["size"] == 48

@@ -60,6 +60,12 @@ class _Events:
 @click.option("--size", type=click.IntRange(16, 4096), default=256, help="longest side  [256]")
 @click.option("--iterations", type=click.IntRange(1), default=None, help="steps per run")
 @click.option("--seed", type=int, default=0, help="seed of every run  [default: 0]")
+@click.option(
+    "--init",
+    type=click.Choice(["content", "noise"]),
+    default="content",
+    help="start from the photo or from noise, as the article allows both  [content]",
+)
 @click.option("--plot", is_flag=True, help="also write losses.png, every run's loss curves")
 @click.option("-q", "--quiet", is_flag=True, help="no progress")
 def experiment_cmd(
@@ -71,14 +77,16 @@ def experiment_cmd(
     size: int,
     iterations: int | None,
     seed: int,
+    init: str,
     plot: bool,
     quiet: bool,
 ) -> None:
     """Run the article's experiments on CONTENT and STYLE(s) as a grid into a folder.
 
     Without --grid: the baseline, a 20× style weight, one style layer, a shallow
-    content layer, two sets of layer weights and (with two styles) a blend. Writes
-    every image, sheet.jpg, results.csv and results.json; run it again to resume.
+    content layer, two sets of layer weights and (with two styles) a blend, each from
+    the photo (--init noise: from noise; 300 steps then leave grain). Writes every
+    image, sheet.jpg, results.csv and results.json; run it again to resume.
 
     \b
     Examples:
@@ -90,7 +98,7 @@ def experiment_cmd(
     for path in (content, *styles):
         if not path.is_file():
             raise ConfigError(f"image '{path}' does not exist: check the path")
-    base: dict[str, Any] = {"size": size, "seed": seed}
+    base: dict[str, Any] = {"size": size, "seed": seed, "init": init}
     if iterations is not None:
         base["iterations"] = iterations
     if grid_file is None:
@@ -110,8 +118,10 @@ def experiment_cmd(
         done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
     finally:
         events.close()
-    names = {row["name"]: r.name for row, r in zip(done.rows, runs, strict=True)}
-    cells = [(out / row["image"], experiment.caption(row, names[row["name"]])) for row in done.rows]
+    cells = [
+        (out / row["image"], experiment.caption(row, r.name))
+        for row, r in zip(done.rows, runs, strict=True)
+    ]
     title = f"{content.name} + {', '.join(s.name for s in styles)}: preset {chosen}, {size} px"
     sheet = save_sheet(contact_sheet(cells, columns=4, thumb=260, title=title), out / "sheet.jpg")
     if plot:

@@ -64,7 +64,8 @@ def feature_grid(
     layers = list(maps)
     columns = max(len(filters[layer]) for layer in layers)
     head = 1.2  # inches above the grid for the title and the input
-    fig = _figure(CELL * (columns + 1) + 1.0, CELL * len(layers) + head)
+    cell = min(3.0, max(CELL, 7.5 / columns))  # few maps: show them larger
+    fig = _figure(cell * (columns + 1) + 1.0, cell * len(layers) + head)
     grid = fig.add_gridspec(len(layers), columns + 2, width_ratios=[0.9] + [1] * columns + [0.08])
     for row, layer in enumerate(layers):
         n, h, w = maps[layer].shape
@@ -143,7 +144,7 @@ def loss_curves(histories: Mapping[str, Sequence[Mapping[str, float]]], title: s
         ax.set_yscale("log")
         ax.set_title(f"{key} loss", fontsize=9)
         ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
     if len(histories) > 1:
         axes[-1].legend(fontsize=6, loc="upper right")
     fig.suptitle(title, fontsize=10)

@@ -72,7 +72,7 @@ def create_app(
     async def upload(request: Request) -> Response:
         declared = int(request.headers.get("content-length") or 0)
         if declared > store.limits.max_bytes + 64 * 1024:
-            return error(413, store._too_big(declared))
+            return error(413, store.too_big(declared))
         form = await request.form(max_files=1, max_fields=2)
         file = form.get("file")
         if file is None or isinstance(file, str):

@@ -26,6 +26,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 PREVIEW_SIDE = 320  # longest side of the live preview
 PREVIEW_EVERY = 0.4  # seconds between previews (the first and last steps always send one)
+KEEP_FINISHED = 100  # finished jobs whose events stay in memory (their results stay on disk)
 
 
 class QueueFull(Exception):
@@ -46,12 +47,19 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     result: dict[str, Any] | None = None
     last_preview: float = 0.0
+    preview_at: int = -1  # index of the event holding the latest preview
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "cancelled", "failed")
 
     def emit(self, kind: str, **data: Any) -> None:
+        if "preview" in data:  # keep only the latest preview image in memory
+            if self.preview_at >= 0:
+                older = self.events[self.preview_at]
+                # A new dict, not a deletion: a stream may be serialising the old one.
+                self.events[self.preview_at] = {k: v for k, v in older.items() if k != "preview"}
+            self.preview_at = len(self.events)
         self.events.append({"event": kind, **data})
 
 
@@ -84,12 +92,18 @@ class JobQueue:
                 raise QueueFull(
                     f"the queue is full ({self.limit} runs waiting): try again when one ends"
                 )
+            self._forget_old()
             self.jobs[job.id] = job
             self.waiting.append(job)
             position = len(self.waiting) - 1 + self._busy()
             job.emit("queued", position=position)
             self.lock.notify()
             return position
+
+    def _forget_old(self) -> None:
+        finished = [key for key, job in self.jobs.items() if job.finished]
+        for key in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self.jobs[key]
 
     def _busy(self) -> int:
         return sum(1 for j in self.jobs.values() if j.state == "running")

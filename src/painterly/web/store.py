@@ -72,7 +72,7 @@ class Store:
     def save_upload(self, data: bytes) -> dict[str, Any]:
         """Check bytes by their content and store them under a generated name."""
         if len(data) > self.limits.max_bytes:
-            raise UploadRejected(413, self._too_big(len(data)))
+            raise UploadRejected(413, self.too_big(len(data)))
         try:
             with Image.open(io.BytesIO(data)) as img:
                 fmt, (w, h) = img.format, img.size
@@ -101,7 +101,7 @@ class Store:
         images.atomic_write(self.uploads / name, lambda tmp: tmp.write_bytes(data))
         return {"id": name, "width": w, "height": h}
 
-    def _too_big(self, size: int) -> str:
+    def too_big(self, size: int) -> str:
         limit = self.limits.max_bytes / 2**20
         return f"the file is {size / 2**20:.1f} MB, over the {limit:.0f} MB limit: shrink it first"
 
