@@ -156,3 +156,15 @@ def test_stop_before_any_step_still_gives_a_result(
     assert result.interrupted and result.final_losses == {}
     result.save(tmp_path / "early.png")
     assert (tmp_path / "early.json").exists()
+
+
+def test_progress_work_weighs_steps_by_their_pixels(content_path: Path, style_path: Path) -> None:
+    seen: list[Progress] = []
+    painterly.stylize(
+        content_path, [style_path], iterations=6, size=128, scales=2, progress=seen.append
+    )
+    work = [p.work for p in seen]
+    assert work == sorted(work) and work[-1] == pytest.approx(1.0)
+    # Three steps at 91 px then three at 128 px: the first half of the steps is a third
+    # of the work.
+    assert work[2] == pytest.approx(1 / 3, abs=0.03)

@@ -41,6 +41,7 @@ class Progress:
     size: tuple[int, int]  # (height, width) at this scale
     losses: dict[str, float]
     elapsed: float
+    work: float  # fraction of the planned work done (steps weighted by their pixels), 0–1
     # The current picture, 1×3×H×W in [0, 1], as the result would show it (not a copy).
     image: torch.Tensor = field(repr=False)
 
@@ -143,6 +144,7 @@ def run(
     generator = torch.Generator().manual_seed(seed)
     engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
     engine.present, engine.cache = inputs.present, cache
+    engine.planned = sum(steps * h * w for (h, w), steps in plan)
     image: torch.Tensor | None = None
     ends = deadlines(plan)
     for index, (hw, steps) in enumerate(plan):
@@ -309,6 +311,7 @@ class _Engine:
         # The picture a progress callback sees for the optimised pixels.
         self.present: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
         self.cache: FeatureCache | None = None
+        self.planned, self.worked = 0, 0  # pixel-steps planned and done
 
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The features of a target image, from the shared cache when there is one."""
@@ -369,6 +372,11 @@ class _Engine:
 
     def _report(self, losses: dict[str, float], scale: int, scales: int, x: torch.Tensor) -> None:
         elapsed = time.perf_counter() - self.started
+        self.worked += x.shape[-2] * x.shape[-1]
+        if self.cfg.time is not None:
+            work = min(elapsed / self.cfg.time, 1.0)
+        else:
+            work = min(self.worked / max(self.planned, 1), 1.0)
         self.history.append(
             {"step": len(self.history) + 1, "scale": scale, **losses, "time": elapsed}
         )
@@ -381,6 +389,7 @@ class _Engine:
                 (x.shape[-2], x.shape[-1]),
                 losses,
                 elapsed,
+                work,
                 self.present(x.detach()),
             )
             if self.progress(info) is False:

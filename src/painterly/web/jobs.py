@@ -178,10 +178,9 @@ def _step(job: Job, p: Progress) -> bool:
         "losses": p.losses,
         "elapsed": round(p.elapsed, 2),
     }
-    if p.total:
-        data["eta"] = round(p.elapsed / p.step * (p.total - p.step), 1)
-    elif job.config.time is not None:
-        data["eta"] = round(max(job.config.time - p.elapsed, 0.0), 1)
+    if p.work > 0:  # the later, larger sizes cost more per step: weigh by pixels
+        data["eta"] = round(p.elapsed * (1 - p.work) / p.work, 1)
+        data["work"] = round(p.work, 4)
     if p.step == 1 or p.step == p.total or now - job.last_preview >= PREVIEW_EVERY:
         data["preview"] = preview(p.image)
         job.last_preview = now

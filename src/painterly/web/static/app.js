@@ -193,7 +193,7 @@ function follow(id) {
     const p = JSON.parse(e.data);
     state.history.push({ step: p.step, ...p.losses });
     if (p.preview) { $("preview").src = p.preview; $("preview").hidden = false; }
-    $("progress").value = p.total ? p.step / p.total : 0;
+    $("progress").value = p.work ?? 0;
     const left = p.eta !== undefined ? `, about ${Math.ceil(p.eta)} s left` : "";
     $("status").textContent =
       `Step ${p.step}${p.total ? " of " + p.total : ""} at ${p.size[0]}×${p.size[1]} (size ${p.scale}/${p.scales})${left}. ` +
