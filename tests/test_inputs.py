@@ -11,7 +11,7 @@ import torch
 import painterly
 from painterly import images
 from painterly.config import Config
-from painterly.transfer import style_size
+from painterly.inputs import style_size
 
 
 def test_strength_zero_returns_the_photo(content_path: Path, style_path: Path) -> None:

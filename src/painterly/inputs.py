@@ -7,6 +7,7 @@ with the photo's colours put back and blended with the photo by ``strength``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import torch
 from . import color, images, regions
 from .config import Config
 
+log = logging.getLogger(__name__)
 ImageLike = str | os.PathLike[str] | Any  # path, PIL image or tensor
 
 
@@ -83,3 +85,34 @@ def prepare(cfg: Config, content: ImageLike, styles: Sequence[ImageLike]) -> Inp
         preserve_colors=cfg.preserve_colors,
         strength=cfg.strength,
     )
+
+
+def style_size(
+    cfg: Config, style: torch.Tensor, hw: tuple[int, int], final: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The style image's size at an output size ``hw``: ``style_scale`` times the output's
+    longest side, never upscaled beyond the style image's own resolution.
+
+    The cap is set at the ``final`` (largest) output size and the same ratio is kept at
+    every coarser scale, so the brush strokes keep their relative size from scale to
+    scale instead of shrinking at the last ones.
+    """
+    h, w = style.shape[-2:]
+    ratio = min(cfg.style_scale, max(h, w) / max(final or hw))
+    return images.fit_size(h, w, max(16, min(max(h, w), round(max(hw) * ratio))))
+
+
+def warn_upscale(cfg: Config, styles: Sequence[torch.Tensor], final: tuple[int, int]) -> None:
+    """Warn once per style image that would need upscaling at the final size."""
+    for i, style in enumerate(styles):
+        h, w = style.shape[-2:]
+        want = round(max(final) * cfg.style_scale)
+        if want > max(h, w):
+            log.warning(
+                "style image %d is %d×%d: not upscaled to %d px (a style scale of %.2f here)",
+                i,
+                w,
+                h,
+                want,
+                max(h, w) / max(final),
+            )

@@ -16,7 +16,7 @@ import torch
 from . import images, regions
 from .config import Config, check_style_weights, make_config
 from .errors import ConfigError
-from .inputs import ImageLike, Inputs, blend, prepare
+from .inputs import ImageLike, Inputs, blend, prepare, style_size, warn_upscale
 from .layers import deepest
 from .memory import check_fits
 from .objective import LossTerms, Objective, objective_for
@@ -25,7 +25,7 @@ from .record import Result
 from .runtime import autocast, pick_device, resolve_precision
 from .targets import FeatureCache
 from .vgg import VGG19Features
-from .weights import load_weights
+from .weights import LoadedWeights, load_weights
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,7 @@ def run(
     history = cfg.lbfgs_history if cfg.optimizer == "lbfgs" else 2  # Adam: two moments
     check_fits(*plan[-1][0], deepest(layers), precision, cfg.size, history)
     weights = load_weights(cfg.weights)
-    net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
-    if cfg.pooling == "avg":
-        net.calibrate_pooling(images.resize(inputs.content, plan[0][0]).to(device))
+    net = _network(cfg, weights, inputs, plan[0][0], device)
     if cfg.channels_last:
         net.to_channels_last()
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -181,17 +179,29 @@ def evaluate(
     x = images.load_image(image)
     hw = (x.shape[-2], x.shape[-1])
     device = pick_device(cfg.device)
-    layers = [*cfg.content_layers, *cfg.style_layers]
-    net = VGG19Features(load_weights(cfg.weights), layers, cfg.pooling, cfg.padding).to(device)
     inputs = prepare(cfg, content, styles)
-    if cfg.pooling == "avg":
-        net.calibrate_pooling(images.resize(inputs.content, hw).to(device))
+    net = _network(cfg, load_weights(cfg.weights), inputs, hw, device)
     engine = _Engine(cfg, net, device, "fp32", None, 0, time.perf_counter())
     weights = check_style_weights(cfg, len(styles))
     objective = _objective(cfg, engine, inputs, weights, hw, [(hw, 1)])
     with torch.no_grad():
         terms: LossTerms = objective(net(x.to(device)), x.to(device))
     return terms.as_floats()
+
+
+def _network(
+    cfg: Config,
+    weights: LoadedWeights,
+    inputs: Inputs,
+    hw: tuple[int, int],
+    device: torch.device,
+) -> VGG19Features:
+    """The network a config needs, average pooling calibrated on the photo at ``hw``."""
+    layers = [*cfg.content_layers, *cfg.style_layers]
+    net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
+    if cfg.pooling == "avg":
+        net.calibrate_pooling(images.resize(inputs.content, hw).to(device))
+    return net
 
 
 def _start_image(
@@ -208,37 +218,6 @@ def _start_image(
     if cfg.init == "noise":
         return torch.rand((1, 3, *hw), generator=generator)
     return images.resize(inputs.start(images.load_image(cfg.init)), hw)
-
-
-def style_size(
-    cfg: Config, style: torch.Tensor, hw: tuple[int, int], final: tuple[int, int] | None = None
-) -> tuple[int, int]:
-    """The style image's size at an output size ``hw``: ``style_scale`` times the output's
-    longest side, never upscaled beyond the style image's own resolution.
-
-    The cap is set at the ``final`` (largest) output size and the same ratio is kept at
-    every coarser scale, so the brush strokes keep their relative size from scale to
-    scale instead of shrinking at the last ones.
-    """
-    h, w = style.shape[-2:]
-    ratio = min(cfg.style_scale, max(h, w) / max(final or hw))
-    return images.fit_size(h, w, max(16, min(max(h, w), round(max(hw) * ratio))))
-
-
-def warn_upscale(cfg: Config, styles: Sequence[torch.Tensor], final: tuple[int, int]) -> None:
-    """Warn once per style image that would need upscaling at the final size."""
-    for i, style in enumerate(styles):
-        h, w = style.shape[-2:]
-        want = round(max(final) * cfg.style_scale)
-        if want > max(h, w):
-            log.warning(
-                "style image %d is %d×%d: not upscaled to %d px (a style scale of %.2f here)",
-                i,
-                w,
-                h,
-                want,
-                max(h, w) / max(final),
-            )
 
 
 def _objective(
