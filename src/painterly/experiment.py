@@ -79,7 +79,8 @@ def _expected(name: str) -> tuple[str, Callable[[Any], bool]]:
     """What a Config field takes, in words, and a check for one value."""
     hint = str(HINTS[name])
     if "tuple[str" in hint:
-        return "a list of layer names", lambda v: isinstance(v, list) and _all(v, str)
+        words = "a list of layer names" if name.endswith("layers") else "a list of strings"
+        return words, lambda v: isinstance(v, list) and _all(v, str)
     if "tuple[float" in hint:
         return "a list of numbers", lambda v: isinstance(v, list) and _all(v, int, float)
     if "bool" in hint:
@@ -106,7 +107,7 @@ def _check_value(where: str, name: str, value: Any) -> Any:
         hint = did_you_mean(name, OPTIONS)
         raise ConfigError(f"{where}: unknown option '{name}'.{hint} Options are Config's fields")
     words, ok = _expected(name)
-    if isinstance(value, str) and "layer names" in words:
+    if isinstance(value, str) and words in ("a list of layer names", "a list of strings"):
         value = [value]
     if not ok(value):
         raise ConfigError(f"{where} = {value!r} is a {type(value).__name__}: give {words}")

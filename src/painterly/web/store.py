@@ -85,13 +85,11 @@ class Store:
                 img.verify()
         except UploadRejected:
             raise
-        except (
-            UnidentifiedImageError,
-            OSError,
-            SyntaxError,
-            ValueError,
-            Image.DecompressionBombError,
-        ):
+        except Image.DecompressionBombError:
+            limit = self.limits.max_pixels / 1e6
+            message = f"the image has too many pixels: the limit is {limit:.0f} MP"
+            raise UploadRejected(413, message) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise UploadRejected(
                 415, "that file is not an image painterly can read: upload a PNG, JPEG or WebP"
             ) from None
