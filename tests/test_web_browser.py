@@ -82,11 +82,19 @@ def test_make_a_picture_in_the_browser(
     assert page.locator("#paintings input:checked").count() == 1
     page.fill("#size", "64")
     page.fill("#iterations", "8")
+    # Record every preview the page shows, from before the start: a fast run may be
+    # over before a test could look twice.
+    page.evaluate(
+        """() => {
+            window.previews = [];
+            new MutationObserver(() => window.previews.push(preview.src))
+                .observe(preview, {attributes: true, attributeFilter: ["src"]});
+        }"""
+    )
     page.click("#start")
-    page.wait_for_selector("#preview:not([hidden])", timeout=60_000)
-    first = page.get_attribute("#preview", "src")
-    page.wait_for_function(f"document.querySelector('#preview').src !== {first!r}", timeout=60_000)
+    page.wait_for_function("new Set(window.previews).size >= 2", timeout=60_000)
     page.wait_for_selector(".card", timeout=60_000)
+    assert page.is_visible("#preview")
     page.wait_for_function("document.querySelector('#status').textContent.startsWith('Done')")
     with page.expect_download() as download:
         page.click(".card a[download]:has-text('PNG')")

@@ -48,9 +48,10 @@ class Run:
     options: Mapping[str, Any] = field(default_factory=dict)
     styles: tuple[int, ...] = (0,)
 
-    def key(self, preset: str, base: Mapping[str, Any]) -> str:
-        """A digest of everything that decides the run's result."""
-        data = json.dumps([preset, dict(base), dict(self.options), self.styles], sort_keys=True)
+    def key(self, config: Config) -> str:
+        """A digest of everything that decides the run's result: its resolved config and
+        which style images it uses."""
+        data = json.dumps([config.to_json(), self.styles], sort_keys=True)
         return hashlib.sha1(data.encode()).hexdigest()[:10]
 
 
@@ -197,7 +198,7 @@ def run_grid(
     cache = FeatureCache()
     rows, histories, reused = [], {}, 0
     for index, (r, cfg) in enumerate(zip(runs, configs, strict=True)):
-        slug = f"{index + 1:02d}-{r.key(preset, base)}"
+        slug = f"{index + 1:02d}-{r.key(cfg)}"
         record_path = out / f"{slug}.json"
         record = _finished(record_path)
         if record is None:
