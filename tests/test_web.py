@@ -179,3 +179,29 @@ def test_see_inside_draws_features_and_gram(client: TestClient) -> None:
         assert Image.open(io.BytesIO(response.content)).format == "PNG"
     assert client.get("/api/inside/gram?image=b-x.jpg&layer=block1_conv1").status_code == 404
     assert client.get("/api/inside/gram?image=b-tubingen.jpg&layer=nope").status_code == 404
+
+
+def test_regions_come_from_image_ids_and_are_checked(client: TestClient) -> None:
+    square = client.post("/api/uploads", files={"file": ("sq.png", png((40, 40)))}).json()["id"]
+    base = {"content": "b-tubingen.jpg", "styles": ["b-starry_night.jpg", "b-the_scream.jpg"]}
+
+    def submit(**extra: Any) -> Any:
+        return client.post("/api/jobs", json={**base, "params": TINY, **extra})
+
+    for masks, message in [
+        ({"5": "b-tubingen_sky.png"}, "no painting number '5'"),
+        ({"0": "../../etc/passwd"}, "unknown image"),
+        ({"0": square}, "aspect ratio"),
+    ]:
+        response = submit(masks=masks)
+        assert response.status_code == 422 and message in response.json()["fields"]["masks"]
+    bad_keep = submit(content_mask=square)
+    assert "aspect ratio" in bad_keep.json()["fields"]["content_mask"]
+    good = submit(masks={"0": "b-tubingen_sky.png"}, content_mask="b-tubingen_sky.png")
+    assert good.status_code == 202
+    job_id = good.json()["id"]
+    assert events(client, job_id)[-1][0] == "done"
+    record = client.get(f"/api/results/{job_id}/record.json").json()
+    assert record["config"]["masks"][0].startswith("0=") and record["config"]["content_mask"]
+    assert record["form"]["masks"] == {"0": "b-tubingen_sky.png"}
+    assert record["form"]["content_mask"] == "b-tubingen_sky.png"

@@ -6,6 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 BUNDLED = ("tubingen.jpg", "starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+MASKS = ("tubingen_sky.png",)  # regions of the bundled photo, for --mask
 
 
 def bundled(name: str) -> Path:

@@ -26,7 +26,7 @@ from .. import __version__, explain
 from ..config import PRESETS, Config
 from ..errors import PainterlyError
 from ..layers import CONV_NAMES
-from .form import FIELDS, FormError, FormLimits, validate
+from .form import FIELDS, FormError, FormLimits, validate, with_regions
 from .jobs import Job, JobQueue, QueueFull
 from .store import Limits, Store, UploadRejected
 
@@ -64,6 +64,7 @@ def create_app(
                 "choices": _choices(),
                 "layers": list(CONV_NAMES),
                 "bundled": store.bundled_ids(),
+                "masks": store.mask_ids(),
                 "limits": dataclasses.asdict(bounds),
                 "upload": dataclasses.asdict(store.limits),
             }
@@ -99,11 +100,22 @@ def create_app(
         if not isinstance(content, str) or not isinstance(styles, list) or not styles:
             return error(422, "choose a photo and at least one style image", field="images")
         try:
-            for image_id in (content, *styles):
+            photo = store.image_path(content)
+            for image_id in styles:
                 store.image_path(str(image_id))
             cfg, form = validate(
                 body.get("preset", "default"), body.get("params", {}), len(styles), bounds
             )
+            cfg, regions = await run_in_threadpool(
+                with_regions,
+                cfg,
+                body.get("masks"),
+                body.get("content_mask"),
+                len(styles),
+                photo,
+                store.image_path,
+            )
+            form.update(regions)
         except FormError as exc:
             return error(422, "some fields are out of range", fields=exc.errors)
         except PainterlyError as exc:
@@ -220,8 +232,8 @@ def _inside_png(kind: str, path: str, layer: str) -> bytes:
 
     maps = explain.feature_maps(path, [layer], size=256)[layer]
     if kind == "features":
-        chosen = {layer: explain.top_filters(maps, 8)}
-        fig = figures.feature_grid({layer: maps}, chosen, f"{layer}: the 8 strongest filters")
+        chosen = {layer: explain.top_filters(maps, 4)}
+        fig = figures.feature_grid({layer: maps}, chosen, f"{layer}: the 4 strongest filters")
     else:
         corr = explain.correlation(maps[:64])
         pairs = explain.strongest_pairs(corr, 8)

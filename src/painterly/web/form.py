@@ -4,12 +4,17 @@ their validation into a :class:`~painterly.Config` with a message per field."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from ..config import PRESETS, Config, check_style_weights, make_config
-from ..errors import ConfigError
+from ..errors import ConfigError, PainterlyError
 from ..layers import CONV_NAMES
+from ..regions import content_mask, style_masks
 
 NUMBER, WHOLE, TEXT, NUMBERS, NAMES = "number", "whole", "text", "numbers", "names"
 # Form field → kind. Paths (weights, masks, an init file) are never taken from a page.
@@ -130,3 +135,43 @@ def validate(
         raise FormError({field: str(exc)}) from None
     form = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
     return cfg, {"preset": preset, **form}
+
+
+def with_regions(
+    cfg: Config,
+    masks: Any,
+    keep: Any,
+    n_styles: int,
+    photo: Path,
+    resolve: Callable[[str], Path],
+) -> tuple[Config, dict[str, Any]]:
+    """Add a page's regions to a config: ``masks`` maps a painting's number ("0") to the
+    id of a mask image, ``keep`` is the id of a content mask. Ids are resolved by the
+    server (``resolve``), never used as paths; every mask is checked against the photo.
+    Returns the config and the form fields to store."""
+    if not masks and not keep:
+        return cfg, {}
+    with Image.open(photo) as img:
+        hw = (img.height, img.width)
+    chosen: dict[str, str] = {}
+    try:
+        if not isinstance(masks, dict | type(None)):
+            raise ConfigError("masks must map a painting's number to a mask image")
+        specs = []
+        for index, image_id in (masks or {}).items():
+            if not str(index).isdigit() or int(index) >= n_styles or not isinstance(image_id, str):
+                raise ConfigError(f"there is no painting number {index!r} to give a region to")
+            specs.append(f"{int(index)}={resolve(image_id)}")
+            chosen[str(index)] = image_id
+        style_masks(specs, n_styles, hw)
+        cfg = cfg.replace(masks=tuple(specs))
+    except PainterlyError as exc:
+        raise FormError({"masks": str(exc)}) from None
+    try:
+        if keep:
+            path = resolve(str(keep))
+            content_mask(path, hw)
+            cfg = cfg.replace(content_mask=str(path))
+    except PainterlyError as exc:
+        raise FormError({"content_mask": str(exc)}) from None
+    return cfg, {"masks": chosen, "content_mask": keep or None}

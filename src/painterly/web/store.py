@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from .. import images
 from ..errors import ImageError
 from ..record import Result, write_json
-from ..samples import BUNDLED, bundled
+from ..samples import BUNDLED, MASKS, bundled
 
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}\.(png|jpg|webp|tif|bmp|gif)$")
 RUN_ID = re.compile(r"^r-[0-9]{13}-[0-9a-f]{6}$")
@@ -105,7 +105,7 @@ class Store:
 
     def image_path(self, image_id: str) -> Path:
         """The file behind an image id: ``b-<bundled name>`` or an upload's id."""
-        if image_id.startswith("b-") and image_id[2:] in BUNDLED:
+        if image_id.startswith("b-") and image_id[2:] in (*BUNDLED, *MASKS):
             return bundled(image_id[2:])
         if UPLOAD_ID.match(image_id) and (self.uploads / image_id).is_file():
             return self.uploads / image_id
@@ -114,6 +114,10 @@ class Store:
     @staticmethod
     def bundled_ids() -> list[str]:
         return [f"b-{name}" for name in BUNDLED]
+
+    @staticmethod
+    def mask_ids() -> list[str]:
+        return [f"b-{name}" for name in MASKS]
 
     # --- runs ---------------------------------------------------------------
 

@@ -34,6 +34,13 @@ function showError(field, text) {
 
 function imageLabel(id) { return id.startsWith("b-") ? id.slice(2) : "upload " + id.slice(2, 8); }
 
+function maskChoices(selected, none) {
+  // Masks: the bundled ones and any uploaded image (white = the region).
+  const ids = [...state.options.masks, ...state.images.filter((id) => id.startsWith("u-"))];
+  return `<option value="">${none}</option>` + ids.map((id) =>
+    `<option value="${id}"${id === selected ? " selected" : ""}>${imageLabel(id)}</option>`).join("");
+}
+
 function renderImages() {
   const photo = document.querySelector("input[name=photo]:checked")?.value;
   const chosen = new Set([...document.querySelectorAll("input[name=painting]:checked")].map((i) => i.value));
@@ -54,26 +61,34 @@ function renderImages() {
   }
   const select = $("inside-image");
   select.innerHTML = state.images.map((id) => `<option value="${id}">${imageLabel(id)}</option>`).join("");
+  $("content_mask").innerHTML = maskChoices($("content_mask").value, "none: the same everywhere");
   renderStyleWeights();
 }
 
 function renderStyleWeights() {
+  // One row per chosen painting: its weight (with two or more) and its region.
   const box = $("style-weights");
-  const old = Object.fromEntries([...box.querySelectorAll("input")].map((i) => [i.dataset.id, i.value]));
+  const old = Object.fromEntries([...box.querySelectorAll(".lw")].map((row) =>
+    [row.dataset.id, { weight: row.querySelector("input")?.value, mask: row.querySelector("select").value }]));
   box.innerHTML = "";
   const chosen = [...document.querySelectorAll("input[name=painting]:checked")].map((i) => i.value);
-  if (chosen.length < 2) return;
   for (const id of chosen) {
     const row = document.createElement("div");
     row.className = "lw";
-    row.innerHTML = `<span>${imageLabel(id)}</span><input type="range" min="0" max="1" step="0.05"><output></output>`;
+    row.dataset.id = id;
+    const weight = chosen.length > 1
+      ? `<input type="range" min="0" max="1" step="0.05" aria-label="weight of ${imageLabel(id)}"><output></output>`
+      : "<span></span><span></span>";
+    row.innerHTML = `<span>${imageLabel(id)}</span>${weight}` +
+      `<select class="region" aria-label="region of ${imageLabel(id)}">${maskChoices(old[id]?.mask, "the rest of the picture")}</select>`;
     const input = row.querySelector("input");
-    input.dataset.id = id;
-    input.value = old[id] ?? 1;
-    const out = row.querySelector("output");
-    const show = () => { out.textContent = Number(input.value).toFixed(2); };
-    input.addEventListener("input", show);
-    show();
+    if (input) {
+      input.value = old[id]?.weight ?? 1;
+      const out = row.querySelector("output");
+      const show = () => { out.textContent = Number(input.value).toFixed(2); };
+      input.addEventListener("input", show);
+      show();
+    }
     box.append(row);
   }
 }
@@ -146,7 +161,7 @@ function params() {
   };
   if ($("time").value !== "") p.time = Number($("time").value);
   if ($("seed").value !== "") p.seed = Number($("seed").value);
-  const sw = [...document.querySelectorAll("#style-weights input")].map((i) => Number(i.value));
+  const sw = [...document.querySelectorAll("#style-weights input[type=range]")].map((i) => Number(i.value));
   if (sw.length) p.style_weights = sw;
   return p;
 }
@@ -156,7 +171,12 @@ async function start(event) {
   clearErrors();
   const photo = document.querySelector("input[name=photo]:checked")?.value;
   const styles = [...document.querySelectorAll("input[name=painting]:checked")].map((i) => i.value);
-  const body = { content: photo, styles, preset: $("preset").value, params: params() };
+  const masks = {};
+  document.querySelectorAll("#style-weights .region").forEach((select, i) => { if (select.value) masks[i] = select.value; });
+  const body = {
+    content: photo, styles, preset: $("preset").value, params: params(),
+    masks, content_mask: $("content_mask").value || null,
+  };
   const reply = await api("/api/jobs", {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   if (!reply.ok) {
@@ -272,10 +292,14 @@ function loadParams(form) {
   document.querySelectorAll("input[name=painting]").forEach((i) => { i.checked = form.styles.includes(i.value); });
   renderStyleWeights();
   if (form.style_weights) {
-    document.querySelectorAll("#style-weights input").forEach((input, i) => {
+    document.querySelectorAll("#style-weights input[type=range]").forEach((input, i) => {
       input.value = form.style_weights[i]; input.dispatchEvent(new Event("input"));
     });
   }
+  document.querySelectorAll("#style-weights .region").forEach((select, i) => {
+    select.value = form.masks?.[i] ?? "";
+  });
+  $("content_mask").value = form.content_mask ?? "";
   $("status").textContent = "Parameters loaded from the gallery.";
 }
 
