@@ -89,7 +89,14 @@ def test_oversized_uploads_are_refused(tmp_path: Path) -> None:
     app = create_app(tmp_path, limits=Limits(max_bytes=1000))
     with TestClient(app) as c:
         response = c.post("/api/uploads", files={"file": ("a.png", png((300, 300)) + b"\0" * 2000)})
-    assert response.status_code == 413 and "MB limit" in response.json()["error"]
+        assert response.status_code == 413 and "MB limit" in response.json()["error"]
+        chunks = iter([b"--x\r\n", b"\0" * 5000])  # no Content-Length: refused unread
+        unsized = c.post(
+            "/api/uploads",
+            content=chunks,
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+        assert unsized.status_code == 411
 
 
 def test_out_of_range_parameters_name_their_field(client: TestClient) -> None:

@@ -71,7 +71,10 @@ def create_app(
         )
 
     async def upload(request: Request) -> Response:
-        declared = int(request.headers.get("content-length") or 0)
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():  # browsers always send it; never spool an unbounded body
+            return error(411, "send the upload with a Content-Length")
+        declared = int(length)
         if declared > store.limits.max_bytes + 64 * 1024:
             return error(413, store.too_big(declared))
         form = await request.form(max_files=1, max_fields=2)
