@@ -25,7 +25,11 @@ def plot_path(out: Path) -> Path:
 
 
 class _Reporter:
-    """Turns progress events into a tqdm bar and intermediate images."""
+    """Turns progress events into a tqdm bar and intermediate images.
+
+    The bar counts work, not steps: a step at the last, largest size of the
+    coarse-to-fine schedule costs many at the first, so the time left follows the work.
+    """
 
     def __init__(self, out: Path, quiet: bool, save_every: int | None) -> None:
         self.out, self.save_every = out, save_every
@@ -33,17 +37,22 @@ class _Reporter:
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(unit="step", dynamic_ncols=True, leave=True)
+            self.bar = tqdm(
+                total=100,
+                dynamic_ncols=True,
+                leave=True,
+                bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+            )
 
     def __call__(self, info: Progress) -> None:
         if self.bar is not None:
-            self.bar.total = info.total or None  # a time budget: steps unknown in advance
+            steps = f"step {info.step}/{info.total}" if info.total else f"step {info.step}"
             self.bar.set_postfix_str(
-                f"{info.size[1]}×{info.size[0]} style {info.losses['style']:.3g} "
+                f"{steps} at {info.size[1]}×{info.size[0]}, style {info.losses['style']:.3g} "
                 f"content {info.losses['content']:.3g}",
                 refresh=False,
             )
-            self.bar.update(1)
+            self.bar.update(100 * info.work - self.bar.n)
         if self.save_every and info.step % self.save_every == 0:
             path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
             images.save_image(info.image.detach().cpu().clamp(0, 1), path)
