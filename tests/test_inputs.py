@@ -64,6 +64,8 @@ def test_style_is_never_upscaled_and_keeps_its_ratio_over_scales(
     final = (600, 800)
     assert style_size(cfg, style, final, final) == (100, 200)  # capped at its own size
     assert style_size(cfg, style, (300, 400), final) == (50, 100)  # same ratio, coarser
+    enlarged = Config(upscale_style=True)
+    assert style_size(enlarged, style, final, final) == (400, 800)  # asked: enlarged
     with caplog.at_level(logging.WARNING, logger="painterly"):
         painterly.stylize(content_path, [torch.rand(1, 3, 24, 32)], iterations=1, size=64)
     assert "not upscaled" in caplog.text

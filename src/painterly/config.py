@@ -55,6 +55,11 @@ class Config:
     )
     size: int = _opt(512, "longest side of the output in pixels")
     style_scale: float = _opt(1.0, "style image size relative to the output")
+    upscale_style: bool = _opt(
+        False,
+        "enlarge a style image beyond its own pixels where the style scale asks for it "
+        "(with a warning): keeps the strokes' size at high resolutions, a little blurred",
+    )
     preserve_colors: str = _opt(
         "none",
         "keep the photo's colours: luminance (transfer brightness only) or histogram "

@@ -95,9 +95,11 @@ def style_size(
 
     The cap is set at the ``final`` (largest) output size and the same ratio is kept at
     every coarser scale, so the brush strokes keep their relative size from scale to
-    scale instead of shrinking at the last ones.
+    scale instead of shrinking at the last ones. ``upscale_style`` lifts the cap.
     """
     h, w = style.shape[-2:]
+    if cfg.upscale_style:
+        return images.fit_size(h, w, max(16, round(max(hw) * cfg.style_scale)))
     ratio = min(cfg.style_scale, max(h, w) / max(final or hw))
     return images.fit_size(h, w, max(16, min(max(h, w), round(max(hw) * ratio))))
 
@@ -107,9 +109,12 @@ def warn_upscale(cfg: Config, styles: Sequence[torch.Tensor], final: tuple[int, 
     for i, style in enumerate(styles):
         h, w = style.shape[-2:]
         want = round(max(final) * cfg.style_scale)
-        if want > max(h, w):
+        if want > max(h, w) and cfg.upscale_style:
+            log.warning("style image %d is %d×%d: upscaled to %d px, so blurred", i, w, h, want)
+        elif want > max(h, w):
             log.warning(
-                "style image %d is %d×%d: not upscaled to %d px (a style scale of %.2f here)",
+                "style image %d is %d×%d: not upscaled to %d px (a style scale of %.2f here; "
+                "--upscale-style keeps the stroke size)",
                 i,
                 w,
                 h,
