@@ -42,7 +42,7 @@ class _Events:
             self.bar = None
 
 
-@click.command()
+@click.command(short_help="Run the article's experiments, or a TOML grid.")
 @click.argument("content", type=click.Path(path_type=Path))
 @click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(

@@ -46,7 +46,7 @@ def _png(path: Path) -> Path:
     return images.check_output_path(path)
 
 
-@click.command()
+@click.command(short_help="Draw an image's feature maps, layer by layer.")
 @click.argument("image", type=click.Path(path_type=Path))
 @_OUT
 @_LAYERS
@@ -93,7 +93,7 @@ def features(
     click.echo(f"Wrote {figures.save(fig, output)}")
 
 
-@click.command()
+@click.command(short_help="Draw the Gram (filter correlation) matrix of an image.")
 @click.argument("image", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="output PNG")
 @click.option("--layer", default="block1_conv1", help="layer  [default: block1_conv1]")
@@ -172,7 +172,7 @@ def toy_text() -> str:
     )
 
 
-@click.command()
+@click.command(short_help="Show what a layer keeps of an image, from noise.")
 @click.argument("image", type=click.Path(path_type=Path))
 @_OUT
 @click.option("--content-layer", default=None, help="reconstruct from this layer's content")

@@ -167,7 +167,7 @@ def stylize(
     return 130 if result.interrupted else 0
 
 
-@click.command()
+@click.command(short_help="Stylise a bundled photo with The Starry Night.")
 @click.option(
     "-o",
     "--output",
@@ -189,7 +189,7 @@ def demo(output: Path, size: int | None, quiet: bool) -> int:
     return 130 if result.interrupted else 0
 
 
-@click.command()
+@click.command(short_help="Blend a finished painting with its photo, no new run.")
 @click.argument("painting", type=click.Path(path_type=Path))
 @click.argument("photo", type=click.Path(path_type=Path))
 @_OUT

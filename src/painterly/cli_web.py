@@ -9,7 +9,7 @@ import click
 from .errors import PainterlyError
 
 
-@click.command()
+@click.command(short_help="Open the local web studio.")
 @click.option("--host", default="127.0.0.1", help="address to listen on  [default: 127.0.0.1]")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, help="port  [default: 8000]")
 @click.option(
