@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
+from painterly.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
 
@@ -22,3 +25,18 @@ def style_path() -> Path:
 @pytest.fixture
 def style2_path() -> Path:
     return DATA / "the_scream.jpg"
+
+
+FailsWith = Callable[[Sequence[str], str], None]
+
+
+@pytest.fixture
+def fails_with(capsys: pytest.CaptureFixture[str]) -> FailsWith:
+    """``fails_with(argv, message)``: the command line exits 2 with one line naming it."""
+
+    def check(argv: Sequence[str], message: str) -> None:
+        assert main(list(argv)) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+    return check

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import FailsWith
 from painterly.cli import main
 from painterly.cli_options import gather_lists
 
@@ -127,7 +128,7 @@ BAD = [
 @pytest.mark.parametrize(("args", "message"), BAD)
 def test_bad_input_fails_with_one_line(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    fails_with: FailsWith,
     content_path: Path,
     style_path: Path,
     args: list[str],
@@ -141,9 +142,7 @@ def test_bad_input_fails_with_one_line(
     }
     out = tmp_path / "out.png"
     argv = ["stylize", *[a.format(**names) for a in args], "-o", str(out), *FAST[4:]]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    fails_with(argv, message)
     assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
@@ -252,7 +251,7 @@ def test_controls_on_the_command_line(
 )
 def test_bad_controls_fail_with_one_line(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    fails_with: FailsWith,
     content_path: Path,
     style_path: Path,
     extra: list[str],
@@ -260,9 +259,7 @@ def test_bad_controls_fail_with_one_line(
 ) -> None:
     out = tmp_path / "never.png"
     argv = ["stylize", str(content_path), str(style_path), "-o", str(out), *FAST]
-    assert main([*argv, *extra]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    fails_with([*argv, *extra], message)
     assert not list(tmp_path.iterdir())
 
 
@@ -307,7 +304,7 @@ def test_gram_toy_prints_the_worked_example(capsys: pytest.CaptureFixture[str]) 
 )
 def test_bad_explain_input_fails_with_one_line(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    fails_with: FailsWith,
     content_path: Path,
     argv: list[str],
     message: str,
@@ -315,7 +312,5 @@ def test_bad_explain_input_fails_with_one_line(
     args = [a.format(c=content_path, t=tmp_path) for a in argv]
     if "-o" not in args:
         args += ["-o", str(tmp_path / "x.png")]
-    assert main([*args, "--size", "32"] if args[0] != "reconstruct" else args) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    fails_with([*args, "--size", "32"] if args[0] != "reconstruct" else args, message)
     assert not list(tmp_path.iterdir())

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import FailsWith
 from painterly import experiment
 from painterly.cli import main
 from painterly.errors import ConfigError
@@ -136,12 +137,10 @@ def test_a_killed_grid_resumes_where_it_stopped(
 
 
 def test_experiment_cli_errors_are_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content_path: Path, style_path: Path
+    tmp_path: Path, fails_with: FailsWith, content_path: Path, style_path: Path
 ) -> None:
     grid = tmp_path / "bad.toml"
     grid.write_text("[grid]\nstyle_weight = []\n")
     argv = ["experiment", str(content_path), str(style_path), "-o", str(tmp_path / "o")]
-    assert main([*argv, "--grid", str(grid)]) == 2
-    err = capsys.readouterr().err
-    assert "bad.toml: grid.style_weight is empty" in err and err.count("\n") == 1
+    fails_with([*argv, "--grid", str(grid)], "bad.toml: grid.style_weight is empty")
     assert not (tmp_path / "o").exists()
