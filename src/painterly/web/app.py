@@ -78,10 +78,13 @@ def create_app(
         if declared > store.limits.max_bytes + 64 * 1024:
             return error(413, store.too_big(declared))
         form = await request.form(max_files=1, max_fields=2)
-        file = form.get("file")
-        if file is None or isinstance(file, str):
-            return error(400, "send the image as the form field 'file'")
-        data = await file.read(store.limits.max_bytes + 1)
+        try:
+            file = form.get("file")
+            if file is None or isinstance(file, str):
+                return error(400, "send the image as the form field 'file'")
+            data = await file.read(store.limits.max_bytes + 1)
+        finally:
+            await form.close()  # the spooled temporary file goes now
         try:
             saved = await run_in_threadpool(store.save_upload, data)
         except UploadRejected as exc:
