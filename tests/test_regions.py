@@ -10,6 +10,7 @@ from PIL import Image
 
 import painterly
 from painterly import images, regions
+from painterly.config import parse_mask
 from painterly.errors import ConfigError
 from painterly.losses import GramStyleLoss
 from painterly.vgg import VGG19Features
@@ -26,9 +27,9 @@ def half_mask(path: Path, size: tuple[int, int], left_white: bool) -> Path:
 
 def test_mask_specs_are_checked(tmp_path: Path) -> None:
     mask = half_mask(tmp_path / "m.png", (64, 48), True)
-    assert regions.parse_mask(f"1={mask}") == (1, mask)
+    assert parse_mask(f"1={mask}") == (1, mask)
     with pytest.raises(ConfigError, match="STYLE_INDEX=FILE"):
-        regions.parse_mask(str(mask))
+        parse_mask(str(mask))
     with pytest.raises(ConfigError, match="from 0 to 0"):
         regions.style_masks([f"1={mask}"], 1, (48, 64))
     with pytest.raises(ConfigError, match="two masks"):

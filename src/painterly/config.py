@@ -200,13 +200,23 @@ def validate(cfg: Config) -> None:
     _choice("preserve colors", cfg.preserve_colors, PRESERVE_COLORS)
     if not 0 <= cfg.strength <= 1:
         raise ConfigError(f"strength must be between 0 and 1, got {cfg.strength}: try 0.6")
-    for path in (cfg.content_mask, *(m.partition("=")[2] for m in cfg.masks)):
+    for path in (cfg.content_mask, *(parse_mask(m)[1] for m in cfg.masks)):
         if path and not Path(path).is_file():
             raise ConfigError(f"mask '{path}' does not exist: check the path")
     if cfg.init not in ("content", "noise") and not Path(cfg.init).is_file():
         raise ConfigError(
             f"init '{cfg.init}' is neither 'content', 'noise' nor an existing image file"
         )
+
+
+def parse_mask(spec: str) -> tuple[int, Path]:
+    """``"0=sky.png"`` → ``(0, Path("sky.png"))``; the index counts style images from 0."""
+    index, sep, path = spec.partition("=")
+    if not sep or not index.strip().isdigit() or not path:
+        raise ConfigError(
+            f"mask '{spec}' is not STYLE_INDEX=FILE: write e.g. '0=sky.png' for the first style"
+        )
+    return int(index), Path(path)
 
 
 def check_style_weights(cfg: Config, n_styles: int) -> tuple[float, ...]:

@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
 from . import images
+from .config import parse_mask
 from .errors import ConfigError
 from .layers import INDEX, layer_shapes
 
 MIN_MASS = 1e-3  # a region covering less than 0.1% of the image is an error
-
-
-def parse_mask(spec: str) -> tuple[int, Path]:
-    """``"0=sky.png"`` → ``(0, Path("sky.png"))``; the index counts style images from 0."""
-    index, sep, path = spec.partition("=")
-    if not sep or not index.strip().isdigit() or not path:
-        raise ConfigError(
-            f"mask '{spec}' is not STYLE_INDEX=FILE: write e.g. '0=sky.png' for the first style"
-        )
-    return int(index), Path(path)
 
 
 def load_mask(path: str | os.PathLike[str], hw: tuple[int, int]) -> torch.Tensor:

@@ -140,9 +140,8 @@ def run(
         net.to_channels_last()
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
-    engine = _Engine(cfg, net, device, precision, progress, sum(s for _, s in plan), started)
+    engine = _Engine(cfg, net, device, precision, progress, plan, started)
     engine.present, engine.cache = inputs.present, cache
-    engine.planned = sum(steps * h * w for (h, w), steps in plan)
     image: torch.Tensor | None = None
     ends = deadlines(plan)
     for index, (hw, steps) in enumerate(plan):
@@ -181,7 +180,7 @@ def evaluate(
     device = pick_device(cfg.device)
     inputs = prepare(cfg, content, styles)
     net = _network(cfg, load_weights(cfg.weights), inputs, hw, device)
-    engine = _Engine(cfg, net, device, "fp32", None, 0, time.perf_counter())
+    engine = _Engine(cfg, net, device, "fp32", None, [], time.perf_counter())
     weights = check_style_weights(cfg, len(styles))
     objective = _objective(cfg, engine, inputs, weights, hw, [(hw, 1)])
     with torch.no_grad():
@@ -279,18 +278,20 @@ class _Engine:
         device: torch.device,
         precision: str,
         progress: ProgressFn | None,
-        total: int,
+        plan: list[tuple[tuple[int, int], int]],
         started: float,
     ) -> None:
         self.cfg, self.net, self.device, self.precision = cfg, net, device, precision
-        self.progress, self.total = progress, total
+        self.progress = progress
+        self.total = sum(steps for _, steps in plan)  # steps planned
+        self.planned = sum(steps * h * w for (h, w), steps in plan)  # pixel-steps planned
+        self.worked = 0  # pixel-steps done
         self.history: list[dict[str, float]] = []
         self.stopped = False
         self.started = started
         # The picture a progress callback sees for the optimised pixels.
         self.present: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
         self.cache: FeatureCache | None = None
-        self.planned, self.worked = 0, 0  # pixel-steps planned and done
 
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The features of a target image, from the shared cache when there is one."""
