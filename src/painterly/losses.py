@@ -71,9 +71,13 @@ def gram_distance(flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return result
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``1/2 * sum((F - P)**2)`` (Gatys et al. 2015, eq. 1)."""
-    return 0.5 * (at_least_fp32(features) - target).pow(2).sum()
+def content_loss(
+    features: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``1/2 * sum((F - P)**2)`` (Gatys et al. 2015, eq. 1); ``weights`` (broadcast over
+    the filters) weigh each position."""
+    squared = (at_least_fp32(features) - target).pow(2)
+    return 0.5 * (squared if weights is None else squared * weights).sum()
 
 
 def style_layer_loss(gram: torch.Tensor, target: torch.Tensor, n: int, m: int) -> torch.Tensor:
@@ -111,10 +115,7 @@ class ContentLoss(nn.Module):
         self.scale = 1.0 / float(content_loss(self.target, torch.zeros(()))) if relative else 1.0
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if self.weights is None:
-            return content_loss(features, self.target) * self.scale
-        diff = at_least_fp32(features) - self.target
-        return 0.5 * (diff.pow(2) * self.weights).sum() * self.scale
+        return content_loss(features, self.target, self.weights) * self.scale
 
 
 class GramStyleLoss(nn.Module):
