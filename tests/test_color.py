@@ -11,8 +11,7 @@ from painterly import color, images
 
 
 def small(path: Path, side: int = 64) -> torch.Tensor:
-    img = images.load_image(path)
-    return images.resize(img, images.fit_size(*img.shape[-2:], side))
+    return images.resize_longest(images.load_image(path), side)
 
 
 def test_yiq_round_trip_and_grey_has_no_chroma() -> None:

@@ -73,10 +73,11 @@ def features(
     """
     _png(output)
     layers = _names(layer_list, explain.FIRST_TEN)
-    maps = explain.feature_maps(image, layers, size)
+    picture = images.load_image(image)
+    maps = explain.feature_maps(picture, layers, size)
+    wanted = _indices(filters)
     chosen: dict[str, list[int]] = {}
     for layer, fmap in maps.items():
-        wanted = _indices(filters)
         if wanted is not None:
             bad = [i for i in wanted if not 0 <= i < fmap.shape[0]]
             if bad:
@@ -87,8 +88,7 @@ def features(
         else:
             chosen[layer] = explain.top_filters(fmap, top) if top else list(range(first))
     how = "strongest filters" if top and filters is None else "filters"
-    thumb = images.load_image(image)
-    thumb = images.resize(thumb, images.fit_size(thumb.shape[-2], thumb.shape[-1], 160))
+    thumb = images.resize_longest(picture, 160)
     fig = figures.feature_grid(maps, chosen, f"{image.name}: {how} of VGG-19 ({size} px)", thumb)
     click.echo(f"Wrote {figures.save(fig, output)}")
 

@@ -30,8 +30,7 @@ def feature_maps(
     """``{layer: N×h×w}`` activations of ``image`` (longest side ``size``) in float32."""
     for layer in layers:
         check_layer(layer)
-    x = images.load_image(image)
-    x = images.resize(x, images.fit_size(x.shape[-2], x.shape[-1], size))
+    x = images.resize_longest(images.load_image(image), size)
     net = VGG19Features(load_weights(weights), layers)
     with torch.no_grad():
         feats = net(x)

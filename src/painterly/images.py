@@ -154,6 +154,11 @@ def resize(image: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     ).clamp(0, 1)
 
 
+def resize_longest(image: torch.Tensor, side: int) -> torch.Tensor:
+    """Resize a ``1×3×H×W`` tensor so that its longer side is ``side``, aspect kept."""
+    return resize(image, fit_size(image.shape[-2], image.shape[-1], side))
+
+
 def check_output_path(path: str | os.PathLike[str], bit_depth: int = 8) -> Path:
     """Validate an output path before any work: known extension, existing folder, and a
     format that holds the bit depth."""
