@@ -195,6 +195,8 @@ def run_grid(
                 "given: give more style images or lower the index"
             )
     configs = [make_config(preset, **{**base, **r.options}) for r in runs]  # validate first
+    content = images.load_image(content)  # read once for every run
+    styles = [images.load_image(s) for s in styles]
     cache = FeatureCache()
     rows, histories, reused = [], {}, 0
     for index, (r, cfg) in enumerate(zip(runs, configs, strict=True)):
