@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import FailsWith
 from painterly.cli import main
-from painterly.cli_options import gather_lists
+from painterly.cli.options import gather_lists
 
 FAST = ["--size", "48", "--iterations", "3", "--seed", "0", "-q"]
 

@@ -12,7 +12,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from . import __version__, images
+from . import images
+from ._version import __version__
 from .config import Config
 from .errors import ConfigError
 from .inputs import blend

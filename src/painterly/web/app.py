@@ -22,7 +22,8 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import __version__, explain
+from .. import explain
+from .._version import __version__
 from ..config import PRESETS, Config
 from ..errors import PainterlyError
 from ..layers import CONV_NAMES

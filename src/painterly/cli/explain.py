@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 import torch
 
-from . import explain, figures, images
-from .config import STYLE_LAYERS
-from .errors import ConfigError
-from .layers import check_layer
-from .record import Result
-from .sheets import Cell, contact_sheet, save_sheet
+from .. import explain, figures, images
+from ..config import STYLE_LAYERS
+from ..errors import ConfigError
+from ..layers import check_layer
+from ..record import Result
+from ..sheets import Cell, contact_sheet, save_sheet
 
 _OUT = click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="output PNG"

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .config import PRESETS, Config
+from ..config import PRESETS, Config
 
 LIST_FIELDS = {
     f.name

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from . import experiment, figures
-from .config import PRESETS
-from .errors import ConfigError
-from .sheets import contact_sheet, save_sheet
-from .transfer import Progress
+from .. import experiment, figures
+from ..config import PRESETS
+from ..errors import ConfigError
+from ..sheets import contact_sheet, save_sheet
+from ..transfer import Progress
 
 
 class _Events:

@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from . import figures, images
-from .cli_options import config_options
-from .config import make_config
-from .inputs import blend as blend_images
-from .record import Result
-from .samples import bundled
-from .transfer import Progress, ProgressFn, run
+from .. import figures, images
+from ..config import make_config
+from ..inputs import blend as blend_images
+from ..record import Result
+from ..samples import bundled
+from ..transfer import Progress, ProgressFn, run
+from .options import config_options
 
 
 def plot_path(out: Path) -> Path:

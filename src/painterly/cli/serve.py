@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
 
 @click.command(short_help="Open the local web studio.")
@@ -44,8 +44,8 @@ def serve(
     try:
         import uvicorn
 
-        from .web.app import create_app
-        from .web.form import FormLimits
+        from ..web.app import create_app
+        from ..web.form import FormLimits
     except ImportError:
         raise PainterlyError(
             "the studio needs its extra: run pip install 'painterly[web]'"

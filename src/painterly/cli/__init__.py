@@ -12,14 +12,14 @@ from collections.abc import Sequence
 
 import click
 
-from . import __version__
-from .cli_experiment import experiment_cmd
-from .cli_explain import features, gram, reconstruct
-from .cli_options import gather_lists
-from .cli_run import blend, demo, stylize
-from .cli_tools import layers, score, weights
-from .cli_web import serve
-from .errors import PainterlyError
+from .._version import __version__
+from ..errors import PainterlyError
+from .experiment import experiment_cmd
+from .explain import features, gram, reconstruct
+from .options import gather_lists
+from .run import blend, demo, stylize
+from .serve import serve
+from .tools import layers, score, weights
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

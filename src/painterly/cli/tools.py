@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from . import weights as weights_mod
-from .download import download
-from .errors import WeightsError
-from .layers import layer_shapes
-from .score import score as score_fn
+from .. import weights as weights_mod
+from ..download import download
+from ..errors import WeightsError
+from ..layers import layer_shapes
+from ..score import score as score_fn
 
 
 @click.command()
