@@ -15,6 +15,7 @@ from conftest import FailsWith
 from painterly.cli import main
 from painterly.cli.options import gather_lists
 
+SKY = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "tubingen_sky.png"
 FAST = ["--size", "48", "--iterations", "3", "--seed", "0", "-q"]
 
 
@@ -246,6 +247,8 @@ def test_controls_on_the_command_line(
         (["--mask", "3=missing.png"], "does not exist"),
         (["--preserve-colors", "hue"], "'hue' is not one of"),
         (["--strength", "2"], "strength must be between 0 and 1"),
+        (["--style-loss", "w2", "--mask", f"0={SKY}"], "set --style-loss to gram"),
+        (["--size", "8"], "--size must be ≥ 16, got 8"),
         (["--depth", "16", "-o", "x.jpg"], "cannot hold 16 bits"),
     ],
 )

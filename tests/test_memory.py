@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from painterly import memory
 from painterly.errors import ConfigError
@@ -19,11 +20,23 @@ def test_estimate_counts_activations_and_history() -> None:
 
 
 def test_too_large_names_a_size_that_fits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(memory, "available_bytes", lambda: 4 * 2**30)
+    monkeypatch.setattr(memory, "available_bytes", lambda device=None: 4 * 2**30)
     memory.check_fits(384, 512, "block5_conv1", "fp32", 512, history=50)
-    with pytest.raises(ConfigError, match=r"use --size (\d+) or less") as info:
+    with pytest.raises(ConfigError, match=r"use size (\d+) or less") as info:
         memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, history=50)
-    fit = int(str(info.value).split("--size ")[1].split()[0])
+    fit = int(str(info.value).split("use size ")[1].split()[0])
     memory.check_fits(
         round(1536 * fit / 2048), round(2048 * fit / 2048), "block5_conv1", "fp32", fit, history=50
     )
+
+
+def test_the_guard_asks_the_device_it_will_run_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 80 * 2**30))
+    assert memory.available_bytes(torch.device("cuda")) == 2**30
+    monkeypatch.setattr(memory, "host_bytes", lambda: 64 * 2**30)
+    assert memory.available_bytes(torch.device("cpu")) == 64 * 2**30
+    # 1 GiB free on the GPU refuses a size that the host's memory would take.
+    memory.check_fits(768, 1024, "block5_conv1", "fp32", 1024)
+    with pytest.raises(ConfigError, match="use size") as info:
+        memory.check_fits(768, 1024, "block5_conv1", "fp32", 1024, device=torch.device("cuda"))
+    assert info.value.field == "size"

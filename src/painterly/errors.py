@@ -15,7 +15,30 @@ class PainterlyError(Exception):
 
 
 class ConfigError(PainterlyError, ValueError):
-    """A parameter is out of range, of the wrong count, or unknown."""
+    """A parameter is out of range, of the wrong count, or unknown.
+
+    ``field`` names the :class:`~painterly.Config` field at fault (``None`` when no
+    single field is). The message writes that field as ``{field}``: ``str()`` shows the
+    Config name, and each front end words it its own way with :meth:`worded` (the
+    command line as ``--size``, the studio as its form field).
+
+    >>> str(ConfigError("{field} must be ≥ 16, got 4", "size"))
+    'size must be ≥ 16, got 4'
+    >>> ConfigError("{field} must be ≥ 16, got 4", "size").worded("--size")
+    '--size must be ≥ 16, got 4'
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.template = message
+        self.field = field
+        super().__init__(self.worded(field or "value"))
+
+    def worded(self, word: str) -> str:
+        """The message with the field written as ``word``."""
+        return self.template.replace("{field}", word)
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str | None]]:
+        return type(self), (self.template, self.field)
 
 
 class ImageError(PainterlyError):

@@ -8,7 +8,6 @@ stopped resumes where it stopped; the targets' features are computed once for al
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import io
 import itertools
@@ -16,14 +15,13 @@ import json
 import logging
 import os
 import sys
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import images
-from .config import PRESETS, Config, make_config
+from .config import FIELDS, PRESETS, Config, make_config
 from .errors import ConfigError, did_you_mean
 from .inputs import ImageLike
 from .record import write_json
@@ -36,8 +34,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 log = logging.getLogger(__name__)
-OPTIONS = {f.name for f in dataclasses.fields(Config) if f.name != "preset"}
-HINTS = typing.get_type_hints(Config)
+OPTIONS = {name for name in FIELDS if name != "preset"}
 
 
 @dataclass(frozen=True)
@@ -76,23 +73,6 @@ def article_grid(preset: str = "article", styles: int = 1) -> list[Run]:
 # --- TOML grids -------------------------------------------------------------------
 
 
-def _expected(name: str) -> tuple[str, Callable[[Any], bool]]:
-    """What a Config field takes, in words, and a check for one value."""
-    hint = str(HINTS[name])
-    if "tuple[str" in hint:
-        words = "a list of layer names" if name.endswith("layers") else "a list of strings"
-        return words, lambda v: isinstance(v, list) and _all(v, str)
-    if "tuple[float" in hint:
-        return "a list of numbers", lambda v: isinstance(v, list) and _all(v, int, float)
-    if "bool" in hint:
-        return "true or false", lambda v: isinstance(v, bool)
-    if "float" in hint:
-        return "a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)
-    if "int" in hint:
-        return "a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)
-    return "a string", lambda v: isinstance(v, str)
-
-
 def _all(values: list[Any], *kinds: type) -> bool:
     return all(isinstance(v, kinds) and not isinstance(v, bool) for v in values)
 
@@ -107,12 +87,10 @@ def _check_value(where: str, name: str, value: Any) -> Any:
     if name not in OPTIONS:
         hint = did_you_mean(name, OPTIONS)
         raise ConfigError(f"{where}: unknown option '{name}'.{hint} Options are Config's fields")
-    words, ok = _expected(name)
-    if isinstance(value, str) and words in ("a list of layer names", "a list of strings"):
-        value = [value]
-    if not ok(value):
-        raise ConfigError(f"{where} = {value!r} is a {type(value).__name__}: give {words}")
-    return tuple(value) if isinstance(value, list) else value
+    try:
+        return FIELDS[name].from_data(value)
+    except ConfigError as exc:
+        raise ConfigError(exc.worded(where), name) from None
 
 
 def parse_grid(text: str, source: str = "grid") -> tuple[str, dict[str, Any], list[Run]]:

@@ -114,7 +114,7 @@ def warn_upscale(cfg: Config, styles: Sequence[torch.Tensor], final: tuple[int, 
         elif want > max(h, w):
             log.warning(
                 "style image %d is %d×%d: not upscaled to %d px (a style scale of %.2f here; "
-                "--upscale-style keeps the stroke size)",
+                "upscale_style keeps the stroke size)",
                 i,
                 w,
                 h,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from .errors import ConfigError
 from .layers import INDEX, layer_shapes
 
@@ -33,8 +35,17 @@ def estimate_peak_bytes(
     return int(network + optimiser + OVERHEAD_BYTES)
 
 
-def available_bytes() -> int:
-    """Memory the process may use: MemAvailable, else physical memory."""
+def available_bytes(device: torch.device | None = None) -> int:
+    """Memory a run on ``device`` may use: a CUDA device's free memory; for the CPU (and
+    Apple's MPS, which shares it) the host's MemAvailable, else its physical memory."""
+    if device is not None and device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    return host_bytes()
+
+
+def host_bytes() -> int:
+    """The host's MemAvailable, else its physical memory."""
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -46,10 +57,17 @@ def available_bytes() -> int:
 
 
 def check_fits(
-    height: int, width: int, deepest: str, precision: str, size: int, history: int = 0
+    height: int,
+    width: int,
+    deepest: str,
+    precision: str,
+    size: int,
+    history: int = 0,
+    device: torch.device | None = None,
 ) -> None:
-    """Raise :class:`ConfigError` naming the largest size that fits, if this one does not."""
-    have = available_bytes()
+    """Raise :class:`ConfigError` naming the largest size that fits on ``device`` (default:
+    the host), if this one does not."""
+    have = available_bytes(device)
 
     def need(scale: float) -> int:
         h, w = round(height * scale), round(width * scale)
@@ -61,6 +79,7 @@ def check_fits(
     while fit > 16 and need(fit / size) > have:
         fit = int(fit * 0.95)
     raise ConfigError(
-        f"size {size} needs about {need(1.0) / 2**30:.1f} GiB but {have / 2**30:.1f} GiB is "
-        f"available: use --size {fit} or less"
+        f"{{field}} {size} needs about {need(1.0) / 2**30:.1f} GiB but {have / 2**30:.1f} GiB "
+        f"is available: use {{field}} {fit} or less",
+        "size",
     )

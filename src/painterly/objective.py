@@ -99,7 +99,10 @@ def _style_module(
     if mask is None:
         return STYLE_MODULES[kind](features, relative)
     if kind != "gram":
-        raise ConfigError(f"style masks need the gram style loss, not '{kind}': drop --style-loss")
+        raise ConfigError(
+            f"style masks need the gram style loss, not '{kind}': set {{field}} to gram",
+            "style_loss",
+        )
     return GramStyleLoss(features, relative, mask)
 
 

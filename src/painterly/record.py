@@ -39,7 +39,9 @@ class Result:
         """The same run blended with the photo by another ``strength``, without running
         again (0: the photo, 1: the painting)."""
         if self.painting is None or self.photo is None:
-            raise ConfigError("this result keeps no painting and photo to blend: run again")
+            raise ConfigError(
+                "this result keeps no painting and photo to blend: run again", "strength"
+            )
         config = self.config.replace(strength=strength)
         return dataclasses.replace(
             self, image=blend(self.painting, self.photo, strength), config=config

@@ -23,7 +23,9 @@ from .layers import INDEX, layer_shapes
 MIN_MASS = 1e-3  # a region covering less than 0.1% of the image is an error
 
 
-def load_mask(path: str | os.PathLike[str], hw: tuple[int, int]) -> torch.Tensor:
+def load_mask(
+    path: str | os.PathLike[str], hw: tuple[int, int], field: str = "masks"
+) -> torch.Tensor:
     """A mask image as ``1×1×H×W`` weights in [0, 1] (white = 1) at the size ``hw``.
 
     The mask must have the photo's aspect ratio (within 2%), so it is never stretched.
@@ -33,7 +35,8 @@ def load_mask(path: str | os.PathLike[str], hw: tuple[int, int]) -> torch.Tensor
     if abs((w / h) / (hw[1] / hw[0]) - 1) > 0.02:
         raise ConfigError(
             f"mask '{path}' is {w}×{h} but the photo is {hw[1]}×{hw[0]}: "
-            "draw the mask at the photo's aspect ratio"
+            "draw the mask at the photo's aspect ratio",
+            field,
         )
     return resize_mask(mask, hw)
 
@@ -60,25 +63,28 @@ def style_masks(
         if index >= n_styles:
             raise ConfigError(
                 f"mask '{spec}' names style {index}, but there are {n_styles} style images: "
-                f"use an index from 0 to {n_styles - 1}"
+                f"use an index from 0 to {n_styles - 1}",
+                "masks",
             )
         if index in given:
-            raise ConfigError(f"style {index} has two masks: give one mask per style")
+            raise ConfigError(f"style {index} has two masks: give one mask per style", "masks")
         given[index] = load_mask(path, hw)
     rest = (1 - sum(given.values(), torch.zeros(1, 1, *hw))).clamp(0, 1)
     masks = [given.get(i, rest) for i in range(n_styles)]
     for i, mask in enumerate(masks):
         if float(mask.mean()) < MIN_MASS:
             what = f"the mask of style {i}" if i in given else f"what the masks leave for style {i}"
-            raise ConfigError(f"{what} is empty (black): paint the style's region white")
+            raise ConfigError(f"{what} is empty (black): paint the style's region white", "masks")
     return masks
 
 
 def content_mask(path: str | os.PathLike[str], hw: tuple[int, int]) -> torch.Tensor:
     """A content mask at size ``hw``: white keeps more of the photo, black less."""
-    mask = load_mask(path, hw)
+    mask = load_mask(path, hw, "content_mask")
     if float(mask.mean()) < MIN_MASS:
-        raise ConfigError(f"content mask '{path}' is black everywhere: paint white what to keep")
+        raise ConfigError(
+            f"content mask '{path}' is black everywhere: paint white what to keep", "content_mask"
+        )
     return mask
 
 

@@ -26,7 +26,9 @@ def pick_device(name: str = "auto") -> torch.device:
         "mps": torch.backends.mps.is_available(),
     }
     if not available.get(name, False):
-        raise ConfigError(f"device '{name}' is not available here: use --device cpu or auto")
+        raise ConfigError(
+            f"device '{name}' is not available here: set {{field}} to cpu or auto", "device"
+        )
     return torch.device(name)
 
 
@@ -70,7 +72,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         return faster_precision(device.type)
     if precision == "bf16" and device.type == "mps":
-        raise ConfigError("precision 'bf16' is not supported on mps: use --precision fp32")
+        raise ConfigError(
+            "precision 'bf16' is not supported on mps: set {field} to fp32", "precision"
+        )
     return precision
 
 

@@ -133,7 +133,7 @@ def run(
     warn_upscale(cfg, inputs.styles, plan[-1][0])
     layers = [*cfg.content_layers, *cfg.style_layers]
     history = cfg.lbfgs_history if cfg.optimizer == "lbfgs" else 2  # Adam: two moments
-    check_fits(*plan[-1][0], deepest(layers), precision, cfg.size, history)
+    check_fits(*plan[-1][0], deepest(layers), precision, cfg.size, history, device)
     weights = load_weights(cfg.weights)
     net = _network(cfg, weights, inputs, plan[0][0], device)
     if cfg.channels_last:
@@ -341,7 +341,9 @@ class _Engine:
                 terms = opt.step(evaluate)
                 losses = terms.as_floats()
                 if not math.isfinite(losses["total"]):
-                    raise ConfigError("the loss became NaN or infinite: lower the learning rate")
+                    raise ConfigError(
+                        "the loss became NaN or infinite: lower the learning rate ({field})", "lr"
+                    )
                 average.update(x)
                 self._report(losses, scale, scales, average.value)
                 if self.stopped:

@@ -39,9 +39,9 @@ class VGG19Features(nn.Module):
         super().__init__()
         wanted = [check_layer(name) for name in layers]
         if not wanted:
-            raise ConfigError("no layers requested: name at least one VGG-19 layer")
+            raise ConfigError("no layers requested: name at least one VGG-19 layer", "style_layers")
         if pooling not in ("max", "avg"):
-            raise ConfigError(f"unknown pooling '{pooling}': use 'max' or 'avg'")
+            raise ConfigError(f"unknown pooling '{pooling}': use 'max' or 'avg'", "pooling")
         self.wanted = frozenset(wanted)
         self.pooling = pooling
         last = max(INDEX[name] for name in wanted)

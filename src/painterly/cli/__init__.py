@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import click
 
 from .._version import __version__
-from ..errors import PainterlyError
+from ..errors import ConfigError, PainterlyError
 from .experiment import experiment_cmd
 from .explain import features, gram, reconstruct
-from .options import gather_lists
+from .options import flag, gather_lists
 from .run import blend, demo, stylize
 from .serve import serve
 from .tools import layers, score, weights
@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("painterly: aborted", err=True)
         return 130
+    except ConfigError as exc:  # the field as this command line calls it: --size
+        message = exc.worded(flag(exc.field)) if exc.field else str(exc)
+        click.echo(f"painterly: error: {message}", err=True)
+        return 2
     except PainterlyError as exc:
         click.echo(f"painterly: error: {exc}", err=True)
         return 2

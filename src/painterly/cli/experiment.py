@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import experiment, figures
-from ..config import PRESETS
+from ..config import INITS, PRESETS
 from ..errors import ConfigError
 from ..sheets import contact_sheet, save_sheet
 from ..transfer import Progress
@@ -62,7 +62,7 @@ class _Events:
 @click.option("--seed", type=int, default=0, help="seed of every run  [default: 0]")
 @click.option(
     "--init",
-    type=click.Choice(["content", "noise"]),
+    type=click.Choice(INITS),
     default="content",
     help="start from the photo or from noise, as the article allows both  [content]",
 )

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import types
-import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
-from ..config import PRESETS, Config
+from ..config import FIELDS, PRESETS, Config
+from ..errors import ConfigError
+from ..fields import FLAG, LISTS, NUMBERS, FieldSpec
 
-LIST_FIELDS = {
-    f.name
-    for f in dataclasses.fields(Config)
-    if "tuple" in str(f.type) and f.metadata.get("option")
-}
+LIST_FIELDS = {name for name, spec in FIELDS.items() if spec.kind in LISTS and spec.option}
+NUMBER_LISTS = {name for name in LIST_FIELDS if FIELDS[name].kind == NUMBERS} | {"filters"}
 # List options of the explain commands, gathered likewise.
 GATHERED = LIST_FIELDS | {"layers", "filters"}
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf|infinity)$", re.I)
@@ -39,7 +35,7 @@ def gather_lists(argv: Sequence[str]) -> list[str]:
         name = token[2:].replace("-", "_") if token.startswith("--") else ""
         if name not in GATHERED:
             continue
-        numeric = name.endswith("weights") or name == "filters"
+        numeric = name in NUMBER_LISTS
         values = []
         while i < len(args) and (
             _NUMBER.match(args[i])
@@ -52,64 +48,52 @@ def gather_lists(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _parse_list(kind: type) -> Callable[[click.Context, click.Parameter, str | None], Any]:
-    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-        if value is None:
-            return None
-        words = [w for w in value.replace(",", " ").split() if w]
-        if not words:
-            raise click.BadParameter("give at least one value")
+class FieldType(click.ParamType):  # type: ignore[type-arg]  # generic in recent click
+    """A Config field as a click type: its words parsed by the field's own
+    :meth:`~painterly.fields.FieldSpec.parse`."""
+
+    def __init__(self, spec: FieldSpec) -> None:
+        self.spec = spec
+        self.name = {"whole": "integer"}.get(spec.kind, spec.kind)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
         try:
-            return tuple(kind(w) for w in words)
-        except ValueError:
-            raise click.BadParameter(f"'{value}' is not a list of numbers") from None
-
-    return parse
+            return self.spec.parse(value)
+        except ConfigError as exc:
+            raise click.UsageError(exc.worded(flag(self.spec.name)), ctx) from None
 
 
-def _base_type(annotation: Any) -> type:
-    hint = typing.get_type_hints(Config)[annotation]
-    args = (
-        [a for a in typing.get_args(hint) if a is not type(None)]
-        if isinstance(hint, types.UnionType)
-        else [hint]
+def flag(name: str) -> str:
+    """A Config field's command-line word: ``style_loss`` → ``--style-loss``."""
+    spec = FIELDS.get(name)
+    return "--" + name.replace("_", "-") if spec is not None and spec.option else name
+
+
+def _option(spec: FieldSpec, default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+    help_text = spec.help + (f"  [default: {shown}]" if default is not None else "")
+    if spec.kind == FLAG:
+        negative = flag(spec.name).replace("--", "--no-", 1)
+        return click.option(
+            f"{flag(spec.name)}/{negative}", spec.name, default=None, help=help_text
+        )
+    kind: click.ParamType[Any] = FieldType(spec)
+    if spec.choices and not spec.or_file:
+        kind = click.Choice(spec.choices)
+    metavar = "LIST" if spec.kind in LISTS else None
+    return click.option(
+        flag(spec.name), spec.name, default=None, type=kind, help=help_text, metavar=metavar
     )
-    first = args[0]
-    base = typing.get_args(first)[0] if typing.get_origin(first) is tuple else first
-    assert isinstance(base, type)
-    return base
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add one ``--option`` per :class:`Config` field, all defaulting to the preset."""
     defaults = Config()
-    for f in reversed(dataclasses.fields(Config)):
-        if not f.metadata.get("option"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-        help_text = f.metadata["help"] + (f"  [default: {shown}]" if default is not None else "")
-        kind = _base_type(f.name)
-        if f.name in LIST_FIELDS:
-            option = click.option(
-                flag,
-                f.name,
-                default=None,
-                callback=_parse_list(kind),
-                help=help_text,
-                metavar="LIST",
-            )
-        elif kind is bool:
-            negative = "--no-" + f.name.replace("_", "-")
-            option = click.option(f"{flag}/{negative}", f.name, default=None, help=help_text)
-        elif f.metadata.get("choices"):
-            option = click.option(
-                flag, f.name, default=None, help=help_text, type=click.Choice(f.metadata["choices"])
-            )
-        else:
-            option = click.option(flag, f.name, default=None, type=kind, help=help_text)
-        func = option(func)
+    for spec in reversed(FIELDS.values()):
+        if spec.option:
+            func = _option(spec, getattr(defaults, spec.name))(func)
     return click.option(
         "--preset",
         type=click.Choice(list(PRESETS)),

@@ -5,39 +5,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from ..config import FIELDS as CONFIG_FIELDS
 from ..config import PRESETS, Config, check_style_weights, make_config
 from ..errors import ConfigError, PainterlyError
+from ..fields import NUMBER, NUMBERS, TEXT, WHOLE
 from ..layers import CONV_NAMES
 from ..regions import content_mask, style_masks
 
-NUMBER, WHOLE, TEXT, NUMBERS, NAMES = "number", "whole", "text", "numbers", "names"
-# Form field → kind. Paths (weights, masks, an init file) are never taken from a page.
-FIELDS: dict[str, str] = {
-    "content_weight": NUMBER,
-    "style_weight": NUMBER,
-    "iterations": WHOLE,
-    "style_weights": NUMBERS,
-    "layer_weights": NUMBERS,
-    "content_layers": NAMES,
-    "style_layers": NAMES,
-    "size": WHOLE,
-    "time": NUMBER,
-    "seed": WHOLE,
-    "preserve_colors": TEXT,
-    "strength": NUMBER,
-    "tv_weight": NUMBER,
-    "style_scale": NUMBER,
-    "init": TEXT,
-    "optimizer": TEXT,
-    "pooling": TEXT,
-    "scales": WHOLE,
-}
+# Form field → kind, from Config's field table. Paths (weights, masks, an init file) are
+# never taken from a page.
+FIELDS: dict[str, str] = {name: spec.kind for name, spec in CONFIG_FIELDS.items() if spec.studio}
 
 
 @dataclass(frozen=True)
@@ -85,8 +68,9 @@ def _bounds(name: str, value: Any, limits: FormLimits) -> None:
         raise ConfigError(f"iterations {value} is over this server's {limits.max_iterations}")
     if name == "time" and value > limits.max_time:
         raise ConfigError(f"time {value} s is over this server's {limits.max_time:.0f} s")
-    if name == "init" and value not in ("content", "noise"):
-        raise ConfigError(f"init '{value}' is not one of content, noise")
+    choices = CONFIG_FIELDS[name].choices
+    if choices and value not in choices:
+        raise ConfigError(f"{name} '{value}' is not one of {', '.join(choices)}", name)
     if name in ("content_layers", "style_layers"):
         bad = [v for v in value if v not in CONV_NAMES]
         if bad:
@@ -129,10 +113,7 @@ def validate(
         cfg = make_config(preset, **clean)
         check_style_weights(cfg, n_styles)
     except ConfigError as exc:
-        field = next((f.name for f in fields(Config) if f.name in str(exc)), "params")
-        field = "style_weights" if "style weights" in str(exc) else field
-        field = "layer_weights" if "layer weights" in str(exc) else field
-        raise FormError({field: str(exc)}) from None
+        raise FormError({exc.field or "params": str(exc)}) from None
     form = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
     return cfg, {"preset": preset, **form}
 
