@@ -9,6 +9,8 @@ import torch
 
 from .objective import LossTerms
 
+# Evaluates the objective at the image and adds its gradient to ``image.grad`` (a tiled
+# evaluation fills it part by part).
 Closure = Callable[[], LossTerms]
 DEFAULT_LR = {"adam": 0.02}
 GD_FIRST_STEP = 0.02  # gd without --lr: alpha makes the first step move pixels this much
@@ -42,14 +44,14 @@ class PixelOptimizer:
             self.torch_opt = None
 
     def step(self, evaluate: Closure) -> LossTerms:
-        """Evaluate the objective at the current image and move it one step."""
+        """Evaluate the objective and its gradient at the current image (``evaluate``)
+        and move the image one step."""
         seen: list[LossTerms] = []
 
         def closure() -> torch.Tensor:
             if self.torch_opt is not None:
                 self.torch_opt.zero_grad(set_to_none=True)
-            terms = evaluate()
-            terms.total.backward()  # type: ignore[no-untyped-call]
+            terms = evaluate()  # fills the image's gradient
             seen.append(terms)
             return terms.total.detach()
 

@@ -1,0 +1,96 @@
+"""The network as a run uses it: VGG-19 on one device, in one precision and memory
+layout, giving the features of the target images (shared through a
+:class:`~painterly.targets.FeatureCache`) and the loss and gradient of the image being
+optimised.
+
+:meth:`Extractor.loss_and_grad` is the one place where the optimised image meets the
+network: a variant that computes features and gradients over parts of the image (tiles)
+replaces that method and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+
+import torch
+
+from . import images
+from .config import Config
+from .objective import LossTerms
+from .runtime import autocast
+from .targets import FeatureCache
+from .vgg import VGG19Features
+from .weights import LoadedWeights
+
+ObjectiveFn = Callable[[Mapping[str, torch.Tensor], torch.Tensor], LossTerms]
+
+
+def build_network(
+    cfg: Config,
+    weights: LoadedWeights,
+    photo: torch.Tensor,
+    hw: tuple[int, int],
+    device: torch.device,
+) -> VGG19Features:
+    """The network a config needs on ``device``: average pooling calibrated on ``photo``
+    at the size ``hw``, weights channels-last if the config asks."""
+    layers = [*cfg.content_layers, *cfg.style_layers]
+    net = VGG19Features(weights, layers, cfg.pooling, cfg.padding).to(device)
+    if cfg.pooling == "avg":
+        net.calibrate_pooling(images.resize(photo, hw).to(device))
+    if cfg.channels_last:
+        net.to_channels_last()
+    return net
+
+
+class Extractor:
+    """Features and gradients from one network, device, precision and memory layout.
+
+    >>> extractor = Extractor(cfg, net, torch.device("cpu"), "fp32")  # doctest: +SKIP
+    >>> extractor.targets(photo, ["block4_conv2"])["block4_conv2"].shape  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        net: VGG19Features,
+        device: torch.device,
+        precision: str,
+        cache: FeatureCache | None = None,
+    ) -> None:
+        self.net, self.device, self.precision, self.cache = net, device, precision, cache
+        self.channels_last = cfg.channels_last
+        gains = tuple(net.pool_gains.values()) if cfg.pooling == "avg" else ()
+        # What decides a target's features besides the image: runs that agree share them.
+        self.key: Hashable = (cfg.weights, cfg.pooling, gains, cfg.padding, precision, str(device))
+
+    def targets(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The float32 features of a target image at ``layers``, from the shared cache
+        when there is one (which then keeps every layer the network gives)."""
+        if self.cache is None:
+            return self._compute(image, layers)
+        every = sorted(self.net.wanted)
+        return self.cache.features(image, self.key, layers, lambda x: self._compute(x, every))
+
+    def _compute(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        with torch.no_grad(), autocast(self.device, self.precision):
+            feats = self.net(self.layout(image.to(self.device)))
+        return {k: feats[k].float() for k in layers}
+
+    def layout(self, image: torch.Tensor) -> torch.Tensor:
+        """The network's input in the memory layout of its weights."""
+        if self.channels_last:
+            return image.contiguous(memory_format=torch.channels_last)
+        return image
+
+    def loss(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:
+        """The objective at ``x``, differentiable with respect to ``x``."""
+        with autocast(self.device, self.precision):
+            feats = self.net(self.layout(x))
+        return objective(feats, x)
+
+    def loss_and_grad(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:
+        """The objective at ``x``, its gradient added to ``x.grad``."""
+        terms = self.loss(x, objective)
+        terms.total.backward()  # type: ignore[no-untyped-call]
+        return terms

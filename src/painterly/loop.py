@@ -1,0 +1,140 @@
+"""The optimisation loop: steps of an optimiser over the pixels at one scale after
+another, with the history of losses, progress reports and early stops."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import Config
+from .errors import ConfigError
+from .extractor import Extractor, ObjectiveFn
+from .optimize import PixelOptimizer
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback receives after each optimiser step."""
+
+    step: int  # 1-based, over all scales
+    total: int  # planned steps; with a time budget, unknown in advance (0)
+    scale: int  # 0-based index into the schedule
+    scales: int
+    size: tuple[int, int]  # (height, width) at this scale
+    losses: dict[str, float]
+    elapsed: float
+    work: float  # fraction of the planned work done (steps weighted by their pixels), 0–1
+    # The current picture, 1×3×H×W in [0, 1], as the result would show it (not a copy).
+    image: torch.Tensor = field(repr=False)
+
+
+ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
+Plan = list[tuple[tuple[int, int], int]]  # [((height, width), steps)], coarse to fine
+
+
+def _as_is(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+class _Average:
+    """Exponential moving average of the iterates (crowsonkb's trick against the last
+    steps' noise): with ``decay`` 0 it is simply the current image."""
+
+    def __init__(self, x: torch.Tensor, decay: float) -> None:
+        self.decay, self.steps = decay, 0
+        self.mean = x.detach().clone() if decay else x.detach()
+
+    def update(self, x: torch.Tensor) -> None:
+        self.steps += 1
+        if self.decay:
+            # Bias-corrected, so early steps are not pulled towards the start image.
+            rate = max(1.0 - self.decay, 1.0 / self.steps)
+            self.mean.lerp_(x.detach(), rate)
+
+    @property
+    def value(self) -> torch.Tensor:
+        return self.mean if self.decay else self.mean.detach()
+
+
+class Loop:
+    """Runs the optimiser at one scale after another of ``plan``, keeping the history
+    and reporting progress; ``present`` turns the optimised pixels into the picture a
+    progress callback sees."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        extractor: Extractor,
+        plan: Plan,
+        progress: ProgressFn | None = None,
+        present: Callable[[torch.Tensor], torch.Tensor] = _as_is,
+        started: float | None = None,
+    ) -> None:
+        self.cfg, self.extractor, self.progress, self.present = cfg, extractor, progress, present
+        self.total = sum(steps for _, steps in plan)  # steps planned
+        self.planned = sum(steps * h * w for (h, w), steps in plan)  # pixel-steps planned
+        self.worked = 0  # pixel-steps done
+        self.history: list[dict[str, float]] = []
+        self.stopped = False
+        self.started = time.perf_counter() if started is None else started
+
+    def optimise(
+        self,
+        objective: ObjectiveFn,
+        start: torch.Tensor,
+        steps: int,
+        scale: int,
+        scales: int,
+        deadline: float | None = None,
+    ) -> torch.Tensor:
+        """Run up to ``steps`` steps, or until ``deadline`` seconds after the start."""
+        device = self.extractor.device
+        x = start.to(device).contiguous().requires_grad_(True)
+        opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.cfg.lbfgs_history)
+        average = _Average(x, self.cfg.average)
+        try:
+            for done in range(steps if deadline is None else 1_000_000):
+                if done and deadline is not None and time.perf_counter() - self.started >= deadline:
+                    break  # at least one step per scale, whatever the budget
+                terms = opt.step(lambda: self.extractor.loss_and_grad(x, objective))
+                losses = terms.as_floats()
+                if not math.isfinite(losses["total"]):
+                    raise ConfigError(
+                        "the loss became NaN or infinite: lower the learning rate ({field})", "lr"
+                    )
+                average.update(x)
+                self._report(losses, scale, scales, average.value)
+                if self.stopped:
+                    break
+        except KeyboardInterrupt:
+            self.stopped = True
+        return average.value
+
+    def _report(self, losses: dict[str, float], scale: int, scales: int, x: torch.Tensor) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.worked += x.shape[-2] * x.shape[-1]
+        if self.cfg.time is not None:
+            work = min(elapsed / self.cfg.time, 1.0)
+        else:
+            work = min(self.worked / max(self.planned, 1), 1.0)
+        self.history.append(
+            {"step": len(self.history) + 1, "scale": scale, **losses, "time": elapsed}
+        )
+        if self.progress is not None:
+            info = Progress(
+                len(self.history),
+                0 if self.cfg.time is not None else self.total,
+                scale,
+                scales,
+                (x.shape[-2], x.shape[-1]),
+                losses,
+                elapsed,
+                work,
+                self.present(x.detach()),
+            )
+            if self.progress(info) is False:
+                self.stopped = True
