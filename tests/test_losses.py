@@ -10,6 +10,7 @@ from painterly.losses import (
     content_loss,
     gram_distance,
     gram_matrix,
+    gram_per_position,
     positions_by_filters,
     style_layer_loss,
     total_variation,
@@ -36,6 +37,16 @@ def test_gram_is_symmetric_and_channels_last_safe() -> None:
     torch.testing.assert_close(g1, g1.T)
     torch.testing.assert_close(g1, g2)
     assert positions_by_filters(x).shape == (35, 8)
+
+
+def test_gram_per_position_does_not_grow_with_the_image() -> None:
+    # red·red = 1+4+0+1+9+0 = 15, red·blue = 0+2+0+1+3+0 = 6, blue·blue = 0+1+4+1+1+1 = 8
+    expected = torch.tensor([[15.0, 6.0], [6.0, 8.0]]) / 6
+    torch.testing.assert_close(gram_per_position(toy()), expected)
+    twice = torch.cat([toy(), toy()], dim=-1)  # the same texture over twice the positions
+    torch.testing.assert_close(gram_per_position(twice), expected)
+    half = gram_per_position(toy()[None].to(torch.bfloat16))
+    assert half.dtype == torch.float32
 
 
 def test_style_layer_loss_by_hand() -> None:

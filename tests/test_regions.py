@@ -12,7 +12,7 @@ import painterly
 from painterly import images, regions
 from painterly.config import parse_mask
 from painterly.errors import ConfigError
-from painterly.losses import GramStyleLoss
+from painterly.losses import GramStyleLoss, gram_per_position
 from painterly.vgg import VGG19Features
 from painterly.weights import load_weights
 
@@ -78,7 +78,7 @@ def gram_distances(
             for layer in feats:
                 width = feats[layer].shape[-1]
                 region = feats[layer][..., round(columns[0] * width) : round(columns[1] * width)]
-                g, a = GramStyleLoss.statistics(region), GramStyleLoss.statistics(fs[layer])
+                g, a = gram_per_position(region), gram_per_position(fs[layer])
                 total += float(torch.linalg.norm(g - a) / torch.linalg.norm(a))
             out.append(total)
     return out

@@ -12,7 +12,6 @@ from painterly import weights as W
 from painterly.errors import WeightsError
 from painterly.layers import CONV_NAMES
 
-TV_INDEX = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 CHANNELS = dict(zip(CONV_NAMES, (64, 64, 128, 128, *[256] * 4, *[512] * 8), strict=True))
 
 
@@ -40,7 +39,7 @@ def save_torchvision_layout(
 ) -> None:
     """Save tensors under torchvision's ``features.N.weight`` / ``.bias`` keys."""
     state = {}
-    for name, index in zip(CONV_NAMES, TV_INDEX, strict=True):
+    for name, index in W.TORCHVISION_INDEX.items():
         state[f"features.{index}.weight"], state[f"features.{index}.bias"] = tensors[name]
     torch.save(state, path)
 
@@ -113,3 +112,12 @@ def test_cache_dir_respects_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert W.cache_dir() == tmp_path / "th" / "hub" / "checkpoints"
     monkeypatch.setenv("PAINTERLY_CACHE", str(tmp_path / "mine"))
     assert W.cache_dir() == tmp_path / "mine"
+
+
+def test_torchvision_index_follows_its_module_list() -> None:
+    # torchvision's vgg19().features: conv, ReLU, conv, ReLU, max-pool, conv (index 5) …,
+    # 37 modules ending conv (34), ReLU, pool (36).
+    index = W.TORCHVISION_INDEX
+    assert list(index) == list(CONV_NAMES)
+    assert index["block1_conv1"] == 0 and index["block1_conv2"] == 2
+    assert index["block2_conv1"] == 5 and index["block5_conv4"] == 34

@@ -13,7 +13,7 @@ from . import images
 from .config import STYLE_LAYERS
 from .inputs import ImageLike
 from .layers import CONV_NAMES, check_layer
-from .losses import GramStyleLoss
+from .losses import gram_matrix, gram_per_position
 from .record import Result
 from .transfer import stylize
 from .vgg import VGG19Features
@@ -46,7 +46,7 @@ def top_filters(maps: torch.Tensor, count: int) -> list[int]:
 def correlation(features: torch.Tensor) -> torch.Tensor:
     """The normalised Gram matrix ``G_ij / sqrt(G_ii G_jj)`` (1 on the diagonal; 0 where a
     filter never fires) of an ``N×h×w`` or ``1×N×h×w`` feature map."""
-    gram = GramStyleLoss.statistics(features)
+    gram = gram_per_position(features)
     norms = gram.diagonal().clamp_min(0).sqrt()
     scale = norms[:, None] * norms[None, :]
     return torch.where(scale > 0, gram / scale.clamp_min(1e-12), torch.zeros_like(gram))
@@ -84,12 +84,10 @@ def toy_gram() -> dict[str, torch.Tensor]:
     """The toy case's Gram matrix ``F Fᵀ``, its per-position form ``F Fᵀ / M`` and its
     correlation matrix."""
     feats = toy_features()
-    flat = feats.reshape(2, -1)
-    gram = flat @ flat.T
     return {
         "features": feats,
-        "gram": gram,
-        "per_position": gram / flat.shape[1],
+        "gram": gram_matrix(feats),
+        "per_position": gram_per_position(feats),
         "correlation": correlation(feats),
     }
 

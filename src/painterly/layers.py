@@ -18,22 +18,19 @@ ARCHITECTURE: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (4, 256), (4, 51
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One named layer: its kind, channels and spatial down-sampling factor."""
+    """One named layer: its kind and channels."""
 
     name: str
     kind: str  # "conv" or "pool"
     channels: int
-    stride: int  # input pixels per output pixel along each axis
 
 
 def _walk() -> tuple[LayerInfo, ...]:
     layers: list[LayerInfo] = []
-    stride = 1
     for block, (convs, channels) in enumerate(ARCHITECTURE, start=1):
         for conv in range(1, convs + 1):
-            layers.append(LayerInfo(f"block{block}_conv{conv}", "conv", channels, stride))
-        stride *= 2
-        layers.append(LayerInfo(f"block{block}_pool", "pool", channels, stride))
+            layers.append(LayerInfo(f"block{block}_conv{conv}", "conv", channels))
+        layers.append(LayerInfo(f"block{block}_pool", "pool", channels))
     return tuple(layers)
 
 

@@ -44,6 +44,18 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat.T @ flat
 
 
+def gram_per_position(features: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix per position, ``F F^T / M`` (N×N), in float32: comparable between
+    images of different sizes (the style targets, the score, the explain tools).
+
+    >>> gram_per_position(torch.tensor([[[1.0, 2.0]], [[0.0, 1.0]]]))
+    tensor([[2.5000, 1.0000],
+            [1.0000, 0.5000]])
+    """
+    flat = positions_by_filters(features)
+    return flat.T @ flat / flat.shape[0]
+
+
 class _GramDistance(torch.autograd.Function):
     """``sum((X^T X - A)**2) / (4 N^2)`` with its analytic gradient ``X (G - A) / N^2``.
 
@@ -144,15 +156,10 @@ class GramStyleLoss(nn.Module):
         mask: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
-        self.register_buffer("target", self.statistics(target_features))
+        self.register_buffer("target", gram_per_position(target_features))
         self.register_buffer("mask", None if mask is None else mask.reshape(-1, 1).float())
         n = self.target.shape[0]
         self.scale = 4.0 * n * n / float(self.target.pow(2).sum()) if relative else 1.0
-
-    @staticmethod
-    def statistics(features: torch.Tensor) -> torch.Tensor:
-        """Per-position-normalised Gram ``F F^T / M``: the target for any image size."""
-        return gram_matrix(features) / positions_by_filters(features).shape[0]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         flat = positions_by_filters(features)

