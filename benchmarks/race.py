@@ -32,7 +32,7 @@ def pastiche_load(path: Path, size: int) -> torch.Tensor:
     img = Image.open(path).convert("RGB")
     w, h = img.size
     hw = (round(size / w * h), size) if w >= h else (size, round(size / h * w))
-    return images.pil_to_tensor(img.resize((hw[1], hw[0]), Image.BILINEAR))
+    return images.pil_to_tensor(img.resize((hw[1], hw[0]), Image.Resampling.BILINEAR))
 
 
 def loss_scale(content: Path, style: Path, size: int, cfg: Config) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -55,7 +56,9 @@ def test_luminance_transfer_keeps_the_photos_colour_channels(
         seed=0,
         preserve_colors="luminance",
     )
-    photo = images.resize(images.load_image(content_path), tuple(result.image.shape[-2:]))
+    photo = images.resize(
+        images.load_image(content_path), (result.image.shape[-2], result.image.shape[-1])
+    )
     chroma_out = color.rgb_to_yiq(result.image)[:, 1:]
     chroma_photo = color.rgb_to_yiq(photo)[:, 1:]
     close = (chroma_out - chroma_photo).abs() < 0.01  # off only where RGB clipping bites
@@ -68,7 +71,7 @@ def test_luminance_transfer_keeps_the_photos_colour_channels(
 def test_histogram_transfer_stays_nearer_the_photos_colours(
     content_path: Path, style_path: Path
 ) -> None:
-    kw = {"iterations": 12, "size": 64, "seed": 0}
+    kw: dict[str, Any] = {"iterations": 12, "size": 64, "seed": 0}
     plain = painterly.stylize(content_path, [style_path], **kw)
     kept = painterly.stylize(content_path, [style_path], preserve_colors="histogram", **kw)
     photo = images.resize(images.load_image(content_path), (48, 64))

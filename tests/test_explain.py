@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -57,7 +58,7 @@ def test_strongest_pairs_skip_the_diagonal() -> None:
 
 
 def test_shallow_content_layers_keep_more_pixels_than_deep(content_path: Path) -> None:
-    kw = {"size": 64, "iterations": 60, "seed": 0}
+    kw: dict[str, Any] = {"size": 64, "iterations": 60, "seed": 0}
     shallow = explain.reconstruct(content_path, content_layer="block1_conv2", **kw)
     deep = explain.reconstruct(content_path, content_layer="block5_conv2", **kw)
     photo = images.resize(images.load_image(content_path), (48, 64))
@@ -68,7 +69,9 @@ def test_shallow_content_layers_keep_more_pixels_than_deep(content_path: Path) -
 def test_style_reconstruction_keeps_colours_not_layout(style_path: Path) -> None:
     result = explain.reconstruct(style_path, style_layers=["block1_conv1"], size=48, iterations=20)
     assert result.history[-1]["style"] < 0.1 * result.history[0]["style"]
-    painting = images.resize(images.load_image(style_path), tuple(result.image.shape[-2:]))
+    painting = images.resize(
+        images.load_image(style_path), (result.image.shape[-2], result.image.shape[-1])
+    )
     colours = painting.mean(dim=(2, 3))
     noise = torch.rand(painting.shape, generator=torch.Generator().manual_seed(0))
     # The first layer's Gram matrix holds the colours: the reconstruction takes the

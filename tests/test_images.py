@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from painterly import images
 from painterly.errors import ImageError, OutputError
 
 
-def save(img: Image.Image, path: Path, **kw: object) -> Path:
+def save(img: Image.Image, path: Path, **kw: Any) -> Path:
     img.save(path, **kw)
     return path
 
@@ -52,7 +53,7 @@ def test_icc_profile_is_converted_to_srgb(tmp_path: Path, monkeypatch: pytest.Mo
 
     def spy(img: Image.Image, *args: object, **kwargs: object) -> Image.Image:
         calls.append(img.mode)
-        return real(img, *args, **kwargs)  # type: ignore[arg-type]
+        return real(img, *args, **kwargs)  # type: ignore[arg-type,return-value]
 
     monkeypatch.setattr(ImageCms, "profileToProfile", spy)
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB", 5000))

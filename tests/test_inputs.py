@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,7 +17,9 @@ from painterly.inputs import style_size
 
 def test_strength_zero_returns_the_photo(content_path: Path, style_path: Path) -> None:
     result = painterly.stylize(content_path, [style_path], iterations=4, size=64, strength=0.0)
-    photo = images.resize(images.load_image(content_path), tuple(result.image.shape[-2:]))
+    photo = images.resize(
+        images.load_image(content_path), (result.image.shape[-2], result.image.shape[-1])
+    )
     torch.testing.assert_close(result.image, photo)
     assert result.record()["config"]["strength"] == 0.0
 
@@ -51,7 +54,7 @@ def test_doubled_style_scale_lowers_high_frequencies(content_path: Path) -> None
     target = [high_frequency_energy(images.resize(style, s)) for s in sizes]
     assert target[1] < 0.6 * target[0]
     # The picture painted with it follows.
-    kw = {"style_weight": 20.0, "iterations": 30, "size": 96, "seed": 0}
+    kw: dict[str, Any] = {"style_weight": 20.0, "iterations": 30, "size": 96, "seed": 0}
     runs = [painterly.stylize(content_path, [style], style_scale=s, **kw) for s in (1.0, 2.0)]
     assert high_frequency_energy(runs[1].image) < 0.7 * high_frequency_energy(runs[0].image)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -45,8 +46,10 @@ def test_save_writes_the_image_and_a_record_that_rebuilds_the_config(tmp_path: P
     assert record["final_losses"] == {"total": 2.0, "style": 0.5}
     assert record["seconds"] == 1.235 and record["inputs"] == {"content": "photo.jpg"}
     assert record["output"] == {"path": "out.png", "bit_depth": 8, "quality": 95}
-    config = record["config"]
-    rebuilt = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items()
+    }
+    rebuilt = Config(**values)
     assert rebuilt == Config(size=64, seed=3)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -108,7 +109,7 @@ def test_content_mask_keeps_the_white_part_nearer_the_photo(
     tmp_path: Path, content_path: Path, style_path: Path
 ) -> None:
     left = half_mask(tmp_path / "left.png", (512, 384), True)
-    kw = {"style_weight": 10.0, "iterations": 20, "size": 64, "seed": 0}
+    kw: dict[str, Any] = {"style_weight": 10.0, "iterations": 20, "size": 64, "seed": 0}
     masked = painterly.stylize(content_path, [style_path], content_mask=str(left), **kw)
     plain = painterly.stylize(content_path, [style_path], **kw)
     photo = images.resize(images.load_image(content_path), (48, 64))

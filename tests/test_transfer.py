@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from painterly import images
 from painterly.errors import ConfigError
 from painterly.transfer import Progress, schedule
 
-SMALL = {"size": 64, "seed": 1}
+SMALL: dict[str, Any] = {"size": 64, "seed": 1}
 
 
 def test_style_loss_falls_tenfold_and_image_changes(content_path: Path, style_path: Path) -> None:
@@ -20,7 +21,9 @@ def test_style_loss_falls_tenfold_and_image_changes(content_path: Path, style_pa
     result = painterly.stylize(content_path, [style_path], style_weight=20, iterations=40, **SMALL)
     first, last = result.history[0], result.history[-1]
     assert last["style"] * 10 <= first["style"]
-    photo = images.resize(images.load_image(content_path), tuple(result.image.shape[-2:]))
+    photo = images.resize(
+        images.load_image(content_path), (result.image.shape[-2], result.image.shape[-1])
+    )
     assert (result.image - photo).abs().mean() > 0.03
     assert result.image.shape[-1] == 64 and result.image.min() >= 0 and result.image.max() <= 1
 
@@ -32,7 +35,7 @@ def test_more_style_weight_lowers_final_style_loss(content_path: Path, style_pat
 
 
 def test_seed_makes_noise_runs_repeatable(content_path: Path, style_path: Path) -> None:
-    kw = {"iterations": 5, "init": "noise", **SMALL}
+    kw: dict[str, Any] = {"iterations": 5, "init": "noise", **SMALL}
     a = painterly.stylize(content_path, [style_path], **kw)
     b = painterly.stylize(content_path, [style_path], **kw)
     torch.testing.assert_close(a.image, b.image)
@@ -81,7 +84,9 @@ def test_article_preset_starts_from_noise_with_raw_losses(
 ) -> None:
     article = painterly.stylize(content_path, [style_path], iterations=3, preset="article", **SMALL)
     default = painterly.stylize(content_path, [style_path], iterations=3, **SMALL)
-    photo = images.resize(images.load_image(content_path), tuple(default.image.shape[-2:]))
+    photo = images.resize(
+        images.load_image(content_path), (default.image.shape[-2], default.image.shape[-1])
+    )
     # White noise as the start image: far from the photo after three steps.
     assert (article.image - photo).pow(2).mean() > 10 * (default.image - photo).pow(2).mean()
     # Raw (not relative) losses and no smoothness term.
@@ -140,7 +145,7 @@ def test_w2_style_loss_falls(content_path: Path, style_path: Path) -> None:
 
 
 def test_averaging_returns_the_mean_of_the_iterates(content_path: Path, style_path: Path) -> None:
-    kw = {"iterations": 8, "scales": 1, **SMALL}
+    kw: dict[str, Any] = {"iterations": 8, "scales": 1, **SMALL}
     iterates: list[torch.Tensor] = []
     plain = painterly.stylize(
         content_path, [style_path], progress=lambda p: iterates.append(p.image.clone()), **kw

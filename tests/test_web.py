@@ -41,7 +41,7 @@ def job(client: TestClient, **params: Any) -> Any:
 
 def events(client: TestClient, job_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Read a job's event stream to its end, checking the wire format."""
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     with client.stream("GET", f"/api/jobs/{job_id}/events") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         block: list[str] = []
