@@ -9,6 +9,7 @@ experiment grids derive their parsing and checks from it.
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import typing
 from collections.abc import Callable
@@ -182,10 +183,10 @@ def _is(kind: str, value: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(value, bool):
         return False
-    if kind == NUMBER:
-        return isinstance(value, int | float)
+    if kind == NUMBER:  # NumPy's scalars too
+        return isinstance(value, numbers.Real)
     if kind == WHOLE:
-        return isinstance(value, int)
+        return isinstance(value, numbers.Integral)
     return isinstance(value, str)
 
 
