@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from painterly.web.app import create_app
 from painterly.web.store import Limits
 
+BASE = "http://127.0.0.1:8000"
 TINY = {"size": 48, "iterations": 3, "seed": 0}
 
 
@@ -30,7 +31,7 @@ def png(size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(tmp_path / "results", workers=1, queue_limit=1)
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE) as c:
         yield c
 
 
@@ -87,7 +88,7 @@ def test_uploads_are_checked_by_content_and_stored_under_new_names(
 
 def test_oversized_uploads_are_refused(tmp_path: Path) -> None:
     app = create_app(tmp_path, limits=Limits(max_bytes=1000))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE) as c:
         response = c.post("/api/uploads", files={"file": ("a.png", png((300, 300)) + b"\0" * 2000)})
         assert response.status_code == 413 and "MB limit" in response.json()["error"]
         chunks = iter([b"--x\r\n", b"\0" * 5000])  # no Content-Length: refused unread
@@ -118,7 +119,8 @@ def test_out_of_range_parameters_name_their_field(client: TestClient) -> None:
         "/api/jobs", json={"content": "u-" + "0" * 32 + ".png", "styles": ["b-x"]}
     )
     assert missing.status_code == 422 and missing.json()["field"] == "images"
-    assert client.post("/api/jobs", content=b"{").status_code == 400
+    as_json = {"content-type": "application/json"}
+    assert client.post("/api/jobs", content=b"{", headers=as_json).status_code == 400
 
 
 def test_a_run_streams_events_and_lands_in_the_gallery(client: TestClient) -> None:
@@ -131,7 +133,7 @@ def test_a_run_streams_events_and_lands_in_the_gallery(client: TestClient) -> No
     progress = [data for kind, data in seen if kind == "progress"]
     assert [p["step"] for p in progress] == [1, 2, 3]
     assert progress[-1]["preview"].startswith("data:image/jpeg;base64,")
-    held = client.app.state.jobs.jobs[job_id].events  # type: ignore[attr-defined]
+    held = client.app.state.studio.jobs.jobs[job_id].events  # type: ignore[attr-defined]
     assert sum("preview" in e for e in held) == 1  # only the latest preview stays in memory
     assert {"style", "content", "total"} <= set(progress[-1]["losses"]) and "eta" in progress[-1]
     gallery = client.get("/api/results").json()
@@ -151,7 +153,7 @@ def wait_for(predicate: Any, seconds: float = 60) -> None:
 
 
 def test_queue_limit_and_cancel(client: TestClient) -> None:
-    queue = client.app.state.jobs  # type: ignore[attr-defined]
+    queue = client.app.state.studio.jobs  # type: ignore[attr-defined]
     first = job(client, size=32, iterations=3000).json()["id"]
     wait_for(lambda: queue.jobs[first].state == "running" and len(queue.jobs[first].events) > 3)
     second = job(client, size=32, iterations=3)
@@ -169,11 +171,11 @@ def test_queue_limit_and_cancel(client: TestClient) -> None:
 
 def test_a_restarted_server_finds_earlier_runs(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    with TestClient(create_app(results)) as first:
+    with TestClient(create_app(results), base_url=BASE) as first:
         job_id = job(first, **TINY).json()["id"]
         events(first, job_id)
     (results / "runs" / "r-9999999999999-abcdef").mkdir()  # a run killed mid-write
-    with TestClient(create_app(results)) as again:
+    with TestClient(create_app(results), base_url=BASE) as again:
         gallery = again.get("/api/results").json()
         assert [g["id"] for g in gallery] == [job_id]
         assert again.get(f"/api/results/{job_id}/image.png").status_code == 200

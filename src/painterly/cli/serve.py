@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import sys
 from pathlib import Path
 
 import click
@@ -32,28 +35,64 @@ from ..errors import PainterlyError
     default=1024,
     help="largest size a page may ask  [1024]",
 )
+@click.option(
+    "--max-uploads-mb",
+    type=click.IntRange(1, 10**7),
+    default=1024,
+    help="room for all uploads; the least recently used go first  [1024]",
+)
+@click.option(
+    "--token",
+    envvar="PAINTERLY_TOKEN",
+    default=None,
+    help="every request must carry it (made up when --host is not a loopback address)",
+)
 def serve(
-    host: str, port: int, results: Path, workers: int, queue_limit: int, max_size: int
+    host: str,
+    port: int,
+    results: Path,
+    workers: int,
+    queue_limit: int,
+    max_size: int,
+    max_uploads_mb: int,
+    token: str | None,
 ) -> None:
     """Open the studio in a browser: stylise, watch the image form, keep every run.
 
     \b
     Example:
       painterly serve            # then open http://127.0.0.1:8000
+      PAINTERLY_TOKEN=s3cret painterly serve --host 0.0.0.0
     """
     try:
-        import uvicorn
-
         from ..web.app import create_app
         from ..web.form import FormLimits
+        from ..web.guard import Access, is_loopback
+        from ..web.server import make_server
+        from ..web.store import Limits
     except ImportError:
         raise PainterlyError(
             "the studio needs its extra: run pip install 'painterly[web]'"
         ) from None
     if results.exists() and not results.is_dir():
         raise PainterlyError(f"--results '{results}' is a file: give a folder")
-    app = create_app(results, workers, queue_limit, form_limits=FormLimits(max_size=max_size))
-    shown = f"[{host}]" if ":" in host else host
-    where = f"http://{shown}:{port}"
-    click.echo(f"painterly studio on {where} (results in {results.resolve()}); Ctrl-C stops it")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if token is not None and len(token) < 8:
+        raise PainterlyError("--token is too short: give at least 8 characters")
+    if token is None and not is_loopback(host):
+        token = secrets.token_urlsafe(18)  # reachable from other machines: never without one
+    access = Access(host=host, port=port, token=token)
+    limits = Limits(max_total_bytes=max_uploads_mb * 2**20)
+    form_limits = FormLimits(max_size=max_size)
+    app = create_app(results, workers, queue_limit, limits, form_limits, access=access)
+    click.echo(f"painterly studio on {access.url()} (results in {results.resolve()})")
+    if not is_loopback(host):
+        click.echo("it answers other machines: open the address above (it carries the token)")
+    click.echo("Ctrl-C stops it; waiting runs are kept for the next start")
+    make_server(app, host, port).run()
+    kept = len(app.state.studio.store.load_queue())
+    click.echo(f"painterly studio stopped; {kept} run(s) kept for the next start")
+    if not app.state.studio.jobs.join(0):
+        # A run is still inside torch: leave now (it stays queued) rather than wait for it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -4,6 +4,7 @@ their validation into a :class:`~painterly.Config` with a message per field."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,9 @@ def _bounds(name: str, value: Any, limits: FormLimits) -> None:
         raise ConfigError(f"iterations {value} is over this server's {limits.max_iterations}")
     if name == "time" and value > limits.max_time:
         raise ConfigError(f"time {value} s is over this server's {limits.max_time:.0f} s")
+    if name == "seed" and not 0 <= value < 2**63:
+        message = f"seed {value} is out of range: use a whole number from 0 to 2⁶³ − 1"
+        raise ConfigError(message, name)
     choices = CONFIG_FIELDS[name].choices
     if choices and value not in choices:
         raise ConfigError(f"{name} '{value}' is not one of {', '.join(choices)}", name)
@@ -140,7 +144,12 @@ def with_regions(
             raise ConfigError("masks must map a painting's number to a mask image")
         specs = []
         for index, image_id in (masks or {}).items():
-            if not str(index).isdigit() or int(index) >= n_styles or not isinstance(image_id, str):
+            number = str(index)  # ASCII digits only: int("²") fails though "²".isdigit()
+            if (
+                not re.fullmatch(r"[0-9]{1,2}", number)
+                or int(number) >= n_styles
+                or not isinstance(image_id, str)
+            ):
                 raise ConfigError(f"there is no painting number {index!r} to give a region to")
             specs.append(f"{int(index)}={resolve(image_id)}")
             chosen[str(index)] = image_id

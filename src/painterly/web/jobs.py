@@ -21,7 +21,7 @@ from ..config import Config
 from ..errors import PainterlyError
 from ..record import Result
 from ..transfer import Progress, run
-from .store import Store
+from .store import DiskFull, Store, scrub
 
 log = logging.getLogger(__name__)
 PREVIEW_SIDE = 320  # longest side of the live preview
@@ -33,25 +33,39 @@ class QueueFull(Exception):
     """More jobs are waiting than the queue holds."""
 
 
+class QueueClosed(Exception):
+    """The server is stopping and takes no more jobs."""
+
+
 @dataclass
 class Job:
-    """One submitted run and everything that happened to it."""
+    """One submitted run and everything that happened to it; ``request`` is what the
+    page sent (kept on disk while the job waits, so a restarted server can redo it)."""
 
     id: str
     config: Config
     content: str  # image ids, resolved by the store
     styles: list[str]
     form: dict[str, Any]
-    state: str = "queued"  # queued, running, done, cancelled, failed
+    request: dict[str, Any] = field(default_factory=dict)
+    state: str = "queued"  # queued, running, done, cancelled, interrupted, failed
     events: list[dict[str, Any]] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
+    stopped_by: str | None = None  # set when the server stops the job
     result: dict[str, Any] | None = None
     last_preview: float = 0.0
     preview_at: int = -1  # index of the event holding the latest preview
+    streams: int = 0  # event streams open on it
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "cancelled", "failed")
+        return self.state in ("done", "cancelled", "interrupted", "failed")
+
+    @property
+    def images(self) -> set[str]:
+        return {self.content, *self.styles, *self.form.get("masks", {}).values()} | (
+            {self.form["content_mask"]} if self.form.get("content_mask") else set()
+        )
 
     def emit(self, kind: str, **data: Any) -> None:
         if "preview" in data:  # keep only the latest preview image in memory
@@ -64,7 +78,12 @@ class Job:
 
 
 class JobQueue:
-    """A FIFO of jobs served by worker threads; ``limit`` jobs may wait at once."""
+    """A FIFO of jobs served by worker threads; ``limit`` jobs may wait at once.
+
+    The jobs still to do are kept in the store after every change. :meth:`start` starts
+    the workers; :meth:`stop` (at a signal) takes no more jobs and interrupts the running
+    ones, which are saved marked interrupted; :meth:`join` waits for that.
+    """
 
     def __init__(
         self,
@@ -73,22 +92,28 @@ class JobQueue:
         limit: int = 8,
         runner: Callable[..., Result] = run,
     ) -> None:
-        self.store, self.limit, self.runner = store, limit, runner
+        self.store, self.workers, self.limit, self.runner = store, workers, limit, runner
         self.jobs: dict[str, Job] = {}
         self.waiting: deque[Job] = deque()
         self.lock = threading.Condition()
-        self.closed = False
+        self.stopping = False
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
         self.threads = [
             threading.Thread(target=self._work, name=f"painterly-worker-{i}", daemon=True)
-            for i in range(workers)
+            for i in range(self.workers)
         ]
         for thread in self.threads:
             thread.start()
 
-    def submit(self, job: Job) -> int:
-        """Queue a job; return its position (0: it starts now)."""
+    def submit(self, job: Job, restored: bool = False) -> int:
+        """Queue a job; return its position (0: it starts now). A ``restored`` job (from
+        the queue a stopped server kept) is taken past the limit."""
         with self.lock:
-            if len(self.waiting) >= self.limit:
+            if self.stopping:
+                raise QueueClosed("the studio is stopping: start the run again after it restarts")
+            if len(self.waiting) >= self.limit and not restored:
                 raise QueueFull(
                     f"the queue is full ({self.limit} runs waiting): try again when one ends"
                 )
@@ -97,6 +122,7 @@ class JobQueue:
             self.waiting.append(job)
             position = len(self.waiting) - 1 + self._busy()
             job.emit("queued", position=position)
+            self._persist()
             self.lock.notify()
             return position
 
@@ -107,6 +133,16 @@ class JobQueue:
 
     def _busy(self) -> int:
         return sum(1 for j in self.jobs.values() if j.state == "running")
+
+    def _persist(self) -> None:
+        """Keep the running and waiting jobs on disk (call with the lock held)."""
+        running = [j for j in self.jobs.values() if j.state == "running"]
+        self.store.save_queue([j.request for j in [*running, *self.waiting] if j.request])
+
+    def in_use(self) -> set[str]:
+        """The image ids that running and waiting jobs need."""
+        with self.lock:
+            return set().union(*(j.images for j in self.jobs.values() if not j.finished))
 
     def position(self, job: Job) -> int:
         with self.lock:
@@ -124,27 +160,41 @@ class JobQueue:
                 self.waiting.remove(job)
                 job.state = "cancelled"
                 job.emit("cancelled", kept=False)
+                self._persist()
             return job
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Take no more jobs and interrupt the running ones; the waiting ones stay in
+        the saved queue for the next start."""
         with self.lock:
-            self.closed = True
+            self.stopping = True
             for job in self.jobs.values():
-                job.cancel.set()
+                if job.state == "running":
+                    job.stopped_by = "the server stopped"
+                    job.cancel.set()
             self.lock.notify_all()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the workers to end after :meth:`stop`; True if they all did."""
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self.threads)
 
     def _work(self) -> None:
         while True:
             with self.lock:
-                while not self.waiting and not self.closed:
+                while not self.waiting and not self.stopping:
                     self.lock.wait()
-                if self.closed:
+                if self.stopping:
                     return
                 job = self.waiting.popleft()
                 job.state = "running"
                 for waiting in self.waiting:  # everyone moves up
                     waiting.emit("queued", position=self.position(waiting) + self._busy())
             self._run(job)
+            with self.lock:
+                self._persist()
 
     def _run(self, job: Job) -> None:
         job.emit("started")
@@ -152,18 +202,24 @@ class JobQueue:
             content = self.store.image_path(job.content)
             styles = [self.store.image_path(s) for s in job.styles]
             result = self.runner(job.config, content, styles, progress=lambda p: _step(job, p))
-            job.result = self.store.save_run(job.id, result, job.form)
-        except PainterlyError as exc:
-            job.state = "failed"
-            job.emit("failed", error=str(exc))
+            job.result = self.store.save_run(job.id, result, job.form, job.stopped_by)
+        except (PainterlyError, DiskFull) as exc:
+            self._fail(job, scrub(str(exc)))
             return
         except Exception as exc:  # a bug: keep serving, say what happened
             log.exception("run %s failed", job.id)
-            job.state = "failed"
-            job.emit("failed", error=f"internal error: {exc}")
+            self._fail(job, f"internal error: {scrub(str(exc))}")
             return
-        job.state = "cancelled" if result.interrupted else "done"
+        if job.stopped_by:
+            job.state = "interrupted"
+        else:
+            job.state = "cancelled" if result.interrupted else "done"
         job.emit(job.state, kept=True, result=job.result)
+
+    @staticmethod
+    def _fail(job: Job, message: str) -> None:
+        job.state = "failed"
+        job.emit("failed", error=message)
 
 
 def _step(job: Job, p: Progress) -> bool:

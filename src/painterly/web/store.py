@@ -1,22 +1,32 @@
-"""The studio's results folder: uploads under generated names, and finished runs.
+"""The studio's results folder: uploads named by their content, finished runs, and the
+queue of runs still to do.
 
 Layout::
 
-    RESULTS/uploads/<hex>.<ext>        an uploaded image, checked by its content
+    RESULTS/uploads/u-<sha256>.<ext>   an uploaded image, checked by its content
     RESULTS/runs/<id>/image.png        a run's picture
-    RESULTS/runs/<id>/record.json      its record and form parameters (written last)
+    RESULTS/runs/<id>/record.json      its record and form parameters
+    RESULTS/queue.json                 runs accepted but not yet finished
 
-No name that a client sends ever becomes a path: images are addressed by ids that
-must match a strict pattern and are then looked up in this folder or the bundle.
+A run folder is written as ``runs/.<id>.part`` and renamed into place when both files
+are there, so a run is in the gallery whole or not at all. No name that a client sends
+ever becomes a path: images are addressed by ids that must match a strict pattern and
+are then looked up in this folder or the bundle.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import json
+import logging
+import os
 import re
 import secrets
+import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +38,7 @@ from ..errors import ImageError
 from ..record import Result, write_json
 from ..samples import BUNDLED, MASKS, bundled
 
+log = logging.getLogger(__name__)
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}\.(png|jpg|webp|tif|bmp|gif)$")
 RUN_ID = re.compile(r"^r-[0-9]{13}-[0-9a-f]{6}$")
 EXTENSIONS = {
@@ -38,14 +49,18 @@ EXTENSIONS = {
     "BMP": "bmp",
     "GIF": "gif",
 }
+# An absolute path inside a message or record (a POSIX one, or C:\… on Windows).
+PATH = re.compile(r"(?:[A-Za-z]:\\|/)[^\s'\"=:,;()\[\]{}]*[/\\]([^\s'\"/\\,;()\[\]{}]+)")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What an upload may be."""
+    """What an upload may be, and how much room all uploads may take."""
 
     max_bytes: int = 20 * 2**20
     max_pixels: int = 40_000_000
+    max_total_bytes: int = 1024 * 2**20
 
 
 class UploadRejected(Exception):
@@ -56,33 +71,97 @@ class UploadRejected(Exception):
         self.status = status
 
 
+class DiskFull(Exception):
+    """The results folder's disk has no room left for what had to be written."""
+
+
+def scrub(text: str) -> str:
+    """``text`` with every absolute path replaced by its last part (a file's name).
+
+    >>> scrub("cannot read '/srv/results/uploads/u-1.png': truncated")
+    "cannot read 'u-1.png': truncated"
+    """
+    return PATH.sub(lambda m: m.group(1), text)
+
+
+def scrub_all(data: Any) -> Any:
+    """A JSON value with :func:`scrub` applied to every string in it."""
+    if isinstance(data, str):
+        return scrub(data)
+    if isinstance(data, list):
+        return [scrub_all(v) for v in data]
+    if isinstance(data, dict):
+        return {k: scrub_all(v) for k, v in data.items()}
+    return data
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
 class Store:
-    """Uploads and runs under one folder."""
+    """Uploads, runs and the queue under one folder."""
 
     def __init__(self, root: Path, limits: Limits | None = None) -> None:
         self.root = root
         self.limits = limits or Limits()
         self.uploads = root / "uploads"
         self.runs = root / "runs"
+        self.queue_file = root / "queue.json"
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.runs.mkdir(parents=True, exist_ok=True)
 
+    def clean_leftovers(self) -> list[str]:
+        """Remove what a killed server left half-written; return the names removed."""
+        removed = []
+        for folder in self.runs.iterdir():
+            complete = RUN_ID.match(folder.name) and (folder / "record.json").is_file()
+            if folder.is_dir() and not complete:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        for part in [*self.uploads.glob(".*.part"), *self.root.glob(".*.part")]:
+            part.unlink(missing_ok=True)
+            removed.append(part.name)
+        return removed
+
     # --- images -------------------------------------------------------------
 
-    def save_upload(self, data: bytes) -> dict[str, Any]:
-        """Check bytes by their content and store them under a generated name."""
+    def save_upload(self, data: bytes, in_use: Collection[str] = ()) -> dict[str, Any]:
+        """Check bytes by their content and store them under their hash: the same bytes
+        get the same id. Older uploads that no run in ``in_use`` needs make room."""
         if len(data) > self.limits.max_bytes:
             raise UploadRejected(413, self.too_big(len(data)))
+        fmt, (w, h) = self._check_image(data)
+        name = f"u-{hashlib.sha256(data).hexdigest()[:32]}.{EXTENSIONS[fmt]}"
+        path = self.uploads / name
+        if path.is_file():
+            os.utime(path)  # used again: the last to go
+            return {"id": name, "width": w, "height": h}
+        self._make_room(len(data), in_use)
+        try:
+            images.atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise UploadRejected(
+                    507, "the server's disk is full: the upload was not kept"
+                ) from None
+            raise
+        return {"id": name, "width": w, "height": h}
+
+    def _check_image(self, data: bytes) -> tuple[str, tuple[int, int]]:
+        """The format and size of an image, decoded in full (a truncated file fails)."""
         try:
             with Image.open(io.BytesIO(data)) as img:
-                fmt, (w, h) = img.format, img.size
+                fmt, (w, h) = img.format or "", img.size
                 if w * h > self.limits.max_pixels:
                     raise UploadRejected(
                         413,
                         f"the image is {w}×{h} ({w * h / 1e6:.0f} MP), over the "
                         f"{self.limits.max_pixels / 1e6:.0f} MP limit: downscale it first",
                     )
-                img.verify()
+                if fmt == "JPEG":  # decode at 1/8 scale: every byte is still read
+                    img.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                img.load()
         except UploadRejected:
             raise
         except Image.DecompressionBombError:
@@ -91,17 +170,42 @@ class Store:
             raise UploadRejected(413, message) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise UploadRejected(
-                415, "that file is not an image painterly can read: upload a PNG, JPEG or WebP"
+                415,
+                "that file is not an image painterly can read, or it is cut short: "
+                "upload a whole PNG, JPEG or WebP",
             ) from None
         if fmt not in EXTENSIONS:
             raise UploadRejected(415, f"{fmt} images are not accepted: upload a PNG, JPEG or WebP")
-        name = f"u-{secrets.token_hex(16)}.{EXTENSIONS[fmt]}"
-        images.atomic_write(self.uploads / name, lambda tmp: tmp.write_bytes(data))
-        return {"id": name, "width": w, "height": h}
+        return fmt, (w, h)
 
-    def too_big(self, size: int) -> str:
-        limit = self.limits.max_bytes / 2**20
-        return f"the file is {size / 2**20:.1f} MB, over the {limit:.0f} MB limit: shrink it first"
+    def _make_room(self, size: int, in_use: Collection[str]) -> None:
+        """Delete the least recently used uploads no waiting run needs until ``size``
+        more bytes fit under the total limit."""
+        cap = self.limits.max_total_bytes
+        if size > cap:
+            raise UploadRejected(413, self.too_big(size, cap))
+        stored = sorted(
+            ((p.stat().st_mtime, p.stat().st_size, p) for p in self.uploads.glob("u-*")),
+            key=lambda entry: entry[0],
+        )
+        total = sum(entry[1] for entry in stored)
+        for _, bytes_, path in stored:
+            if total + size <= cap:
+                return
+            if path.name not in in_use:
+                path.unlink(missing_ok=True)
+                total -= bytes_
+                log.info("upload %s removed to make room", path.name)
+        if total + size > cap:
+            raise UploadRejected(
+                507,
+                f"the upload space ({cap / 2**20:.0f} MB) is taken by images that waiting "
+                "runs need: try again when they end",
+            )
+
+    def too_big(self, size: int, limit: int | None = None) -> str:
+        mb = (limit or self.limits.max_bytes) / 2**20
+        return f"the file is {size / 2**20:.1f} MB, over the {mb:.0f} MB limit: shrink it first"
 
     def image_path(self, image_id: str) -> Path:
         """The file behind an image id: ``b-<bundled name>`` or an upload's id."""
@@ -130,15 +234,37 @@ class Store:
             raise ImageError(f"unknown run '{run_id[:80]}'")
         return self.runs / run_id
 
-    def save_run(self, run_id: str, result: Result, form: dict[str, Any]) -> dict[str, Any]:
-        """Write a run's image, then its record (the record marks it complete)."""
+    def save_run(
+        self, run_id: str, result: Result, form: dict[str, Any], stopped_by: str | None = None
+    ) -> dict[str, Any]:
+        """Write a run's image and record into a hidden folder, then rename it into
+        place: the gallery sees the run whole or not at all. Raise DiskFull when the
+        disk has no room (nothing is left behind). ``stopped_by`` says who interrupted it."""
         folder = self.run_dir(run_id)
-        folder.mkdir(exist_ok=True)
-        images.save_image(result.image, folder / "image.png")
-        record = {**result.record(), "id": run_id, "form": form}
-        record["history"] = result.history
-        write_json(folder / "record.json", record)
+        part = self.runs / f".{run_id}.part"
+        record = {**result.record(), "id": run_id, "form": form, "history": result.history}
+        record["stopped_by"] = stopped_by
+        try:
+            part.mkdir(exist_ok=True)
+            images.save_image(result.image, part / "image.png")
+            write_json(part / "record.json", record)
+            _fsync_dir(part)
+            part.rename(folder)
+            _fsync_dir(self.runs)
+        except OSError as exc:
+            shutil.rmtree(part, ignore_errors=True)
+            if is_disk_full(exc):
+                raise DiskFull(
+                    "the server's disk is full: the picture could not be saved"
+                ) from None
+            raise
         return summary(record)
+
+    def record(self, run_id: str) -> dict[str, Any]:
+        """A run's record as the studio serves it: without server paths."""
+        folder = self.run_dir(run_id)
+        data = json.loads((folder / "record.json").read_text())
+        return dict(scrub_all(data))
 
     def list_runs(self) -> list[dict[str, Any]]:
         """Every complete run, newest first (a run without its record is skipped)."""
@@ -152,6 +278,41 @@ class Store:
                     continue
         return found
 
+    # --- the queue ----------------------------------------------------------
+
+    def save_queue(self, requests: list[dict[str, Any]]) -> None:
+        """Keep the runs still to do, so that a restarted server does them."""
+        try:
+            write_json(self.queue_file, requests)
+        except OSError as exc:
+            log.error("the queue could not be saved: %s", scrub(str(exc)))
+
+    def load_queue(self) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(self.queue_file.read_text())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            log.error("the saved queue is unreadable, starting empty: %s", scrub(str(exc)))
+            return []
+        return (
+            [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
+        )
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a folder's entries durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     """What the gallery shows of a run."""
@@ -163,6 +324,7 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
         "seconds": record["seconds"],
         "final_losses": record["final_losses"],
         "interrupted": record["interrupted"],
+        "stopped_by": record.get("stopped_by"),
         "seed": record["seed"],
         "config": {k: record["config"][k] for k in ("style_weight", "content_weight", "size")},
     }

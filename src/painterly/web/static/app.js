@@ -228,8 +228,15 @@ function follow(id) {
     const kept = JSON.parse(e.data).kept;
     end(kept ? "Cancelled: the picture reached so far is in the gallery." : "Cancelled before it started.");
   });
+  source.addEventListener("interrupted", () => {
+    end("The server stopped: the picture reached so far is in the gallery, marked interrupted.");
+  });
   source.addEventListener("failed", (e) => { end("Failed: " + JSON.parse(e.data).error); });
-  source.onerror = () => { if (state.job === id && source.readyState === EventSource.CLOSED) end("Lost the server."); };
+  source.onerror = () => {
+    if (state.job !== id) return;
+    if (source.readyState === EventSource.CLOSED) end("Lost the server.");
+    else $("status").textContent = "The server is away: following this run again when it is back…";
+  };
 }
 
 async function cancel() {
@@ -272,7 +279,7 @@ async function loadGallery() {
     const base = `/api/results/${run.id}`;
     card.innerHTML =
       `<a href="${base}/image.png" target="_blank"><img src="${base}/image.png" alt="result ${run.id}"></a>` +
-      `<div>${run.size[0]}×${run.size[1]}, ${run.steps} steps, ${run.seconds.toFixed(0)} s${run.interrupted ? " (cancelled)" : ""}</div>` +
+      `<div>${run.size[0]}×${run.size[1]}, ${run.steps} steps, ${run.seconds.toFixed(0)} s${run.interrupted ? (run.stopped_by ? " (interrupted: the server stopped)" : " (cancelled)") : ""}</div>` +
       `<div>style ${fmt(run.config.style_weight)}, content ${fmt(run.config.content_weight)}, ${f.preset}</div>` +
       `<div class="links"><a class="button small" href="${base}/image.png?download" download>PNG</a>` +
       `<a class="button small" href="${base}/record.json?download" download>JSON</a>` +
@@ -304,6 +311,10 @@ function loadParams(form) {
 }
 
 function showInside() {
+  if (!state.options.inside) {
+    $("inside").textContent = "See inside needs matplotlib on the server: pip install 'painterly[web,explain]'";
+    return;
+  }
   const image = $("inside-image").value, layer = $("inside-layer").value;
   const q = `image=${encodeURIComponent(image)}&layer=${encodeURIComponent(layer)}`;
   $("inside").innerHTML =
@@ -314,7 +325,9 @@ function showInside() {
 // ---- start ----------------------------------------------------------------------
 
 async function init() {
-  const o = (await api("/api/options")).body;
+  const reply = await api("/api/options");
+  if (!reply.ok) { $("message").textContent = reply.body?.error ?? `the server answered ${reply.status}`; return; }
+  const o = reply.body;
   state.options = o;
   state.images = [...o.bundled];
   $("size").max = o.limits.max_size;
@@ -335,8 +348,11 @@ async function init() {
   }
   $("strength").addEventListener("input", () => { $("strength_out").textContent = Number($("strength").value).toFixed(2); });
   renderImages();
-  document.querySelector('input[name=photo][value="b-tubingen.jpg"]').checked = true;
-  document.querySelector('input[name=painting][value="b-starry_night.jpg"]').checked = true;
+  // The server says which bundled images to start with.
+  const pick = (name, id) => { const i = document.querySelector(`input[name=${name}][value="${id}"]`); if (i) i.checked = true; };
+  pick("photo", o.start.content);
+  o.start.styles.forEach((id) => pick("painting", id));
+  renderStyleWeights();
   fill({});
   $("preset").addEventListener("change", applyPreset);
   $("form").addEventListener("submit", start);
