@@ -68,6 +68,22 @@ def test_page_and_assets_are_served_locally(client: TestClient) -> None:
     assert options["fields"]["style_weight"] == 2.5 and "article" in options["presets"]
 
 
+def test_nothing_runs_until_the_app_starts_and_the_page_learns_the_images(
+    tmp_path: Path,
+) -> None:
+    app = create_app(tmp_path / "results")
+    queue = app.state.studio.jobs
+    assert queue.threads == []  # building the app starts no worker
+    with TestClient(app, base_url=BASE) as c:
+        assert [t.is_alive() for t in queue.threads] == [True]
+        options = c.get("/api/options").json()
+        assert options["start"]["content"] in options["bundled"]
+        assert set(options["start"]["styles"]) <= set(options["bundled"])
+        script = c.get("/static/app.js").text
+        assert not any(name[2:] in script for name in options["bundled"])
+    assert [t.is_alive() for t in queue.threads] == [False]  # stopped with the app
+
+
 def test_uploads_are_checked_by_content_and_stored_under_new_names(
     client: TestClient, tmp_path: Path
 ) -> None:
