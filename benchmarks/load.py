@@ -1,15 +1,28 @@
-"""Load check of the studio: 20 jobs submitted at once to a server on 127.0.0.1.
+"""Load check of the studio on 127.0.0.1, in two parts.
 
     python benchmarks/load.py [--jobs 20] [--queue 8] [--size 64] [--iterations 5]
+                              [--slow 200] [--streams 500] [--hold 15] [--inside 32]
 
-Each job must either finish or be refused with 429; none may be lost or run twice.
-Prints the counts, the wall time and the server's peak memory (VmHWM).
+1. ``--jobs`` jobs submitted at once: each must either finish or be refused with 429;
+   none may be lost or run twice.
+2. Hostile clients while a run is going: ``--slow`` connections that never finish their
+   headers and ``--streams`` event streams on the run, held ``--hold`` seconds while the
+   page's own request (/api/options) is asked twice a second. The server must keep
+   answering, refuse the streams over its cap with 429, and close the slow connections.
+3. ``--inside`` "See inside" drawings asked at once: drawn one at a time, a few wait,
+   the rest get 429 (they used to run all at once, 2.6 GB for 32).
+
+Prints the counts, the wall time, the server's peak memory (VmHWM) and the machine load.
+Everything stays on loopback and every socket and the server are closed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,12 +69,157 @@ def peak_memory_mib(pid: int) -> float:
     return float("nan")
 
 
+def slow_connections(port: int, count: int) -> list[socket.socket]:
+    """Connections that send half a request head and then nothing."""
+    opened = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /api/options HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        opened.append(s)
+    return opened
+
+
+def open_streams(
+    port: int, jobs: list[str], count: int
+) -> tuple[list[socket.socket], dict[str, int]]:
+    """Open ``count`` event streams, spread over ``jobs``; return the accepted ones and
+    the answers by status."""
+    accepted, answers = [], {}
+    for i in range(count):
+        path = f"/api/jobs/{jobs[i % len(jobs)]}/events"
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        try:
+            status = s.recv(12).decode(errors="replace")[9:12] or "closed"
+        except OSError:
+            status = "closed"
+        answers[status] = answers.get(status, 0) + 1
+        if status == "200":
+            s.setblocking(False)
+            accepted.append(s)
+        else:
+            s.close()
+    return accepted, answers
+
+
+def drain(sockets: list[socket.socket], until: float) -> None:
+    """Read and drop what the accepted streams send, as a page would, until ``until``."""
+    selector = selectors.DefaultSelector()
+    for s in sockets:
+        selector.register(s, selectors.EVENT_READ)
+    while time.monotonic() < until and selector.get_map():
+        for key, _ in selector.select(timeout=0.2):
+            try:
+                if not key.fileobj.recv(65536):  # type: ignore[union-attr]
+                    selector.unregister(key.fileobj)
+            except OSError:
+                selector.unregister(key.fileobj)
+    selector.close()
+
+
+def probe(base: str, until: float) -> tuple[int, int, float]:
+    """Ask for the page's options twice a second: (answered, asked, slowest seconds)."""
+    answered = asked = 0
+    slowest = 0.0
+    while time.monotonic() < until:
+        asked += 1
+        started = time.perf_counter()
+        try:
+            urllib.request.urlopen(f"{base}/api/options", timeout=5).read()
+            answered += 1
+        except OSError:
+            pass
+        slowest = max(slowest, time.perf_counter() - started)
+        time.sleep(0.5)
+    return answered, asked, slowest
+
+
+def closed_by_server(sockets: list[socket.socket]) -> int:
+    count = 0
+    for s in sockets:
+        s.setblocking(False)
+        try:
+            count += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except OSError:
+            count += 1
+        s.close()
+    return count
+
+
+def hostile(
+    base: str, port: int, args: argparse.Namespace, body: dict[str, Any]
+) -> tuple[bool, list[str]]:
+    """Part 2: slow connections and many event streams during a run; (passed, report)."""
+    params = {**body["params"], "iterations": 3000, "time": args.hold + 10}
+    status, answer = post(f"{base}/api/jobs", {**body, "params": params})
+    if status != 202:
+        return False, [f"could not start the run for part 2: {status} {answer}"]
+    jobs = [answer["id"]]
+    for _ in range(args.queue):  # the queue full behind it: streams on every job
+        jobs.append(post(f"{base}/api/jobs", body)[1]["id"])
+    started = time.monotonic()
+    slow = slow_connections(port, args.slow)
+    streams, answers = open_streams(port, jobs, args.streams)
+    until = time.monotonic() + args.hold
+    drainer = threading.Thread(target=drain, args=(streams, until))
+    drainer.start()
+    answered, asked, slowest = probe(base, until)
+    drainer.join()
+    closed = closed_by_server(slow)
+    for s in streams:
+        s.close()
+    for job in jobs:
+        post(f"{base}/api/jobs/{job}/cancel", {})
+    report = [
+        f"part 2: {args.slow} slow connections and {args.streams} event streams on "
+        f"{len(jobs)} jobs, held "
+        f"{time.monotonic() - started:.0f} s during a run",
+        f"  event streams answered (status: count): {answers}",
+        f"  slow connections closed by the server: {closed} of {args.slow}",
+        f"  the page's own requests answered: {answered} of {asked} (slowest {slowest:.2f} s)",
+    ]
+    passed = answered == asked and closed == args.slow and answers.get("200", 0) < args.streams
+    return passed, report
+
+
+def inside_burst(base: str, count: int) -> dict[int, int]:
+    """``count`` "See inside" drawings asked at once, each at another layer or image (none
+    cached); return the answers by status."""
+    layers = [f"block{b}_conv{c}" for b in range(1, 6) for c in range(1, 3)]
+    images = ["b-tubingen.jpg", "b-starry_night.jpg", "b-the_scream.jpg", "b-shipwreck.jpg"]
+    answers: dict[int, int] = {}
+    gate = threading.Barrier(count)
+
+    def ask(i: int) -> None:
+        query = f"image={images[i % len(images)]}&layer={layers[i // len(images) % len(layers)]}"
+        gate.wait()
+        try:
+            with urllib.request.urlopen(f"{base}/api/inside/gram?{query}", timeout=300) as r:
+                status = r.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        answers[status] = answers.get(status, 0) + 1
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--queue", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--slow", type=int, default=200, help="slow connections in part 2")
+    parser.add_argument("--streams", type=int, default=500, help="event streams in part 2")
+    parser.add_argument("--hold", type=float, default=15, help="seconds part 2 lasts")
+    parser.add_argument("--inside", type=int, default=32, help="See inside asked at once (3)")
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -104,9 +262,14 @@ def main() -> None:
         gallery = json.loads(urllib.request.urlopen(f"{base}/api/results", timeout=60).read())
         ids = [run["id"] for run in gallery]
         peak = peak_memory_mib(server.pid)
+        survived, report = hostile(base, port, args, body)
+        hostile_peak = peak_memory_mib(server.pid)
+        drawn = inside_burst(base, args.inside)
+        inside_peak = peak_memory_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
+        shutil.rmtree(results, ignore_errors=True)
     other = [status for status, _ in answers if status not in (202, 429)]
     lost = sorted(set(accepted) - set(ids))
     print(f"jobs submitted at once: {args.jobs} (queue limit {args.queue}, one worker)")
@@ -114,14 +277,24 @@ def main() -> None:
     print(f"accepted jobs that ended 'done': {endings.count('done')} of {len(accepted)}")
     print(f"results in the gallery: {len(ids)} ({len(set(ids))} distinct); lost: {lost}")
     print(f"wall time until every accepted job ended: {wall:.1f} s")
-    print(f"server peak memory (VmHWM): {peak:.0f} MiB")
+    print("\n".join(report))
+    print(f"part 3: {args.inside} 'See inside' drawings asked at once: answers {drawn}")
+    print(
+        f"server peak memory (VmHWM): {peak:.0f} MiB after part 1, {hostile_peak:.0f} after 2, "
+        f"{inside_peak:.0f} after 3"
+    )
+    print("machine load (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     ok = (
-        len(accepted) + len(refused) == args.jobs
+        survived
+        and set(drawn) <= {200, 429}
+        and len(accepted) + len(refused) == args.jobs
         and not other
         and endings.count("done") == len(accepted)
         and sorted(ids) == sorted(accepted)
     )
-    print("OK: every job finished once or was refused" if ok else "FAILED")
+    print(
+        "OK: every job finished once or was refused; the server kept answering" if ok else "FAILED"
+    )
     raise SystemExit(0 if ok else 1)
 
 
