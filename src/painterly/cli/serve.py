@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -86,7 +87,9 @@ def serve(
     app = create_app(results, workers, queue_limit, limits, form_limits, access=access)
     click.echo(f"painterly studio on {access.url()} (results in {results.resolve()})")
     if not is_loopback(host):
-        click.echo("it answers other machines: open the address above (it carries the token)")
+        shown = socket.gethostname() if host in ("0.0.0.0", "::") else None
+        elsewhere = access.url().replace("127.0.0.1", shown, 1) if shown else access.url()
+        click.echo(f"it answers other machines: open {elsewhere} (the address carries the token)")
     click.echo("Ctrl-C stops it; waiting runs are kept for the next start")
     make_server(app, host, port).run()
     kept = len(app.state.studio.store.load_queue())
