@@ -84,7 +84,8 @@ def open_streams(
 ) -> tuple[list[socket.socket], dict[str, int]]:
     """Open ``count`` event streams, spread over ``jobs``; return the accepted ones and
     the answers by status."""
-    accepted, answers = [], {}
+    accepted: list[socket.socket] = []
+    answers: dict[str, int] = {}
     for i in range(count):
         path = f"/api/jobs/{jobs[i % len(jobs)]}/events"
         s = socket.create_connection(("127.0.0.1", port), timeout=10)

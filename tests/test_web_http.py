@@ -23,6 +23,7 @@ from PIL import Image
 
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
+from painterly import images
 from painterly.cli import main
 from painterly.errors import ImageError
 from painterly.samples import bundled
@@ -465,7 +466,7 @@ def test_a_full_disk_answers_507_and_leaves_no_half_run(
     serve: Callable[..., Studio], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     studio = serve()
-    monkeypatch.setattr(store_module.images, "atomic_write", full_disk)
+    monkeypatch.setattr(images, "atomic_write", full_disk)
     answer = studio.upload(png())
     assert answer.status == 507 and "disk is full" in answer.json()["error"]
     monkeypatch.undo()
