@@ -1,282 +1,41 @@
-"""The studio through real HTTP: a uvicorn server on 127.0.0.1, started and stopped by
-each test, spoken to with raw requests (Host, Origin and token as an attacker would)."""
+"""The studio's limits and failures (issue 12, points 4, 6 and 7) through real HTTP:
+slow and many clients, See inside's executor, the upload room, hostile input, a full
+disk and what a killed server left behind."""
 
 from __future__ import annotations
 
 import errno
-import http.client
-import io
-import json
 import os
-import random
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
 from painterly import images
-from painterly.cli import main
-from painterly.errors import ImageError
 from painterly.samples import bundled
 from painterly.web import inside as inside_module
 from painterly.web import store as store_module
-from painterly.web.app import create_app
 from painterly.web.guard import Access
 from painterly.web.jobs import JobQueue
-from painterly.web.server import ServerLimits, make_server
+from painterly.web.server import ServerLimits
 from painterly.web.state import StreamLimits
 from painterly.web.store import Limits, Store
-
-TINY = {"size": 48, "iterations": 3, "seed": 0}
-BUNDLE = {"content": "b-tubingen.jpg", "styles": ["b-starry_night.jpg"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Studio:
-    """A running studio: its port, results folder and app."""
-
-    port: int
-    results: Path
-    app: Any
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Answer:
-        sent = {"Host": f"127.0.0.1:{self.port}"}
-        if isinstance(body, dict):
-            body = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        sent.update(headers or {})
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=sent)
-            response = connection.getresponse()
-            return Answer(response.status, dict(response.getheaders()), response.read())
-        finally:
-            connection.close()
-
-    def upload(self, data: bytes, headers: dict[str, str] | None = None) -> Answer:
-        boundary = "painterlyboundary"
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n'
-                f"Content-Type: application/octet-stream\r\n\r\n"
-            ).encode()
-            + data
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        kind = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        return self.request("POST", "/api/uploads", body, {**kind, **(headers or {})})
-
-    def events(self, job_id: str, headers: dict[str, str] | None = None) -> list[str]:
-        """The event names of a job's stream, read to its end."""
-        answer = self.request("GET", f"/api/jobs/{job_id}/events", headers=headers)
-        assert answer.status == 200, answer.body
-        return [
-            line[7:] for line in answer.body.decode().splitlines() if line.startswith("event: ")
-        ]
+from studio_http import BUNDLE, TINY, Gate, Servers, Studio, free_port, noise_png, png
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
-    """``serve(**create_app options, server=ServerLimits)``: a studio on a free port."""
-    servers: list[tuple[Any, threading.Thread]] = []
-
-    def start(server: ServerLimits | None = None, **options: Any) -> Studio:
-        access = options.setdefault("access", Access(port=free_port()))
-        port = access.port
-        results = options.pop("results", tmp_path / "results")
-        app = create_app(results, **options)
-        instance = make_server(app, "127.0.0.1", port, server)
-        thread = threading.Thread(target=instance.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not instance.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-            time.sleep(0.05)
-        servers.append((instance, thread))
-        return Studio(port, results, app)
-
-    yield start
-    for instance, thread in servers:
-        instance.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive()
-
-
-def png(size: tuple[int, int] = (40, 30), colour: str = "orange") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def noise_png(seed: int) -> bytes:
-    """A 16×16 PNG of noise: about 850 bytes, different for every seed."""
-    pixels = random.Random(seed).randbytes(16 * 16 * 3)
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (16, 16), pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-class Gate:
-    """A fake runner that holds each run until released (real runs are too quick or
-    too slow to hold a queue in place)."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-        self.started = threading.Event()
-
-    def __call__(self, cfg: Any, content: Any, styles: Any, progress: Any) -> Any:
-        self.started.set()
-        self.open.wait(30)
-        raise ImageError("the gate closed")  # ends the job, saves nothing
-
-
-# --- 1. cross-site requests ------------------------------------------------------
-
-
-def test_cross_site_requests_are_refused(serve: Callable[..., Studio]) -> None:
-    studio = serve()
-    evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
-    body = json.dumps({**BUNDLE, "params": TINY}).encode()
-    for answer in (
-        studio.request("POST", "/api/jobs", body, evil),
-        studio.upload(png(), {"Origin": "http://evil.example"}),
-        studio.request("POST", "/api/jobs/r-0000000000000-000000/cancel", b"", evil),
-        studio.request("POST", "/api/jobs", body, {"Referer": "http://evil.example/page"}),
-        studio.request("POST", "/api/jobs", body, {"Origin": "null"}),
-    ):
-        assert answer.status == 403 and "may not change this studio" in answer.json()["error"]
-    assert not list((studio.results / "uploads").iterdir())
-    own = {"Origin": f"http://127.0.0.1:{studio.port}", "Content-Type": "text/plain"}
-    plain = studio.request("POST", "/api/jobs", body, own)
-    assert plain.status == 415 and "application/json" in plain.json()["error"]
-    good = studio.request(
-        "POST", "/api/jobs", {**BUNDLE, "params": TINY}, {"Origin": own["Origin"]}
-    )
-    assert good.status == 202
-    assert studio.events(good.json()["id"])[-1] == "done"
-
-
-# --- 2. DNS rebinding ------------------------------------------------------------
-
-
-def test_only_the_studios_own_host_is_answered(serve: Callable[..., Studio]) -> None:
-    studio = serve()
-    for path in ("/", "/api/results", "/api/images/b-tubingen.jpg", "/api/options"):
-        answer = studio.request("GET", path, headers={"Host": "rebind.attacker.example"})
-        assert answer.status == 421 and "rebind" in answer.json()["error"]
-    other_port = studio.request("GET", "/", headers={"Host": "127.0.0.1:1"})
-    assert other_port.status == 421
-    for host in ("127.0.0.1", "localhost", "[::1]"):
-        answer = studio.request("GET", "/api/options", headers={"Host": f"{host}:{studio.port}"})
-        assert answer.status == 200
-
-
-def test_records_served_over_http_show_no_server_path(
-    serve: Callable[..., Studio], tmp_path: Path
-) -> None:
-    studio = serve()
-    run = {**BUNDLE, "params": TINY, "content_mask": "b-tubingen_sky.png"}
-    run["masks"] = {"0": "b-tubingen_sky.png"}
-    job_id = studio.request("POST", "/api/jobs", run).json()["id"]
-    assert studio.events(job_id)[-1] == "done"
-    on_disk = (studio.results / "runs" / job_id / "record.json").read_text()
-    served = studio.request("GET", f"/api/results/{job_id}/record.json").body.decode()
-    package = str(bundled("tubingen.jpg").parent)
-    assert package in on_disk  # the file keeps the paths; the server does not show them
-    for secret in (str(tmp_path), package, str(Path.home())):
-        assert secret not in served
-    assert json.loads(served)["config"]["content_mask"] == "tubingen_sky.png"
-
-
-# --- 3. exposure: token and headers ---------------------------------------------
-
-
-def test_a_token_guards_every_request(serve: Callable[..., Studio]) -> None:
-    port = free_port()
-    studio = serve(access=Access(port=port, token="correct-horse"))
-    for path in ("/", "/api/results", "/static/app.js", "/?token=wrong-horse"):
-        answer = studio.request("GET", path)
-        assert answer.status == 401 and "token" in answer.json()["error"]
-    bearer = studio.request(
-        "GET", "/api/results", headers={"Authorization": "Bearer correct-horse"}
-    )
-    assert bearer.status == 200
-    opened = studio.request("GET", "/?token=correct-horse")
-    assert opened.status == 303 and opened.headers["location"] == "/"
-    cookie = opened.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    page = studio.request("GET", "/", headers={"Cookie": cookie.split(";")[0]})
-    assert page.status == 200 and b"painterly studio" in page.body
-
-
-def test_every_answer_carries_the_security_headers(serve: Callable[..., Studio]) -> None:
-    studio = serve()
-    for path in ("/", "/static/app.js", "/api/options", "/api/images/nope"):
-        headers = {k.lower(): v for k, v in studio.request("GET", path).headers.items()}
-        csp = headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp
-        assert headers["x-content-type-options"] == "nosniff"
-        assert headers["x-frame-options"] == "DENY"
-
-
-def test_a_non_loopback_address_gets_a_token_printed(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    started: list[Any] = []
-
-    class Idle:
-        def __init__(self, app: Any, host: str, port: int) -> None:
-            started.append(app)
-
-        def run(self) -> None:
-            return None
-
-    monkeypatch.setattr("painterly.web.server.make_server", Idle)
-    monkeypatch.delenv("PAINTERLY_TOKEN", raising=False)
-    argv = ["serve", "--host", "0.0.0.0", "--port", "8765", "--results", str(tmp_path / "r")]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    token = started[0].state.studio.access.token
-    assert token and f"http://127.0.0.1:8765/?token={token}" in out
-    monkeypatch.setenv("PAINTERLY_TOKEN", "from-the-environment")
-    assert main(argv) == 0
-    assert started[1].state.studio.access.token == "from-the-environment"
-    assert main([*argv[:-2], "--host", "127.0.0.1", "--results", str(tmp_path / "r")]) == 0
-    assert started[2].state.studio.access.token == "from-the-environment"
-    monkeypatch.delenv("PAINTERLY_TOKEN")
-    assert main(["serve", "--port", "8765", "--results", str(tmp_path / "r")]) == 0
-    assert started[3].state.studio.access.token is None  # loopback: no token needed
+    """``serve(server=ServerLimits, **create_app options)``: a running studio."""
+    servers = Servers(tmp_path)
+    yield servers.start
+    servers.close()
 
 
 # --- 4. resource limits ----------------------------------------------------------

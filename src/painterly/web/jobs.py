@@ -62,10 +62,10 @@ class Job:
         return self.state in ("done", "cancelled", "interrupted", "failed")
 
     @property
-    def images(self) -> set[str]:
-        return {self.content, *self.styles, *self.form.get("masks", {}).values()} | (
-            {self.form["content_mask"]} if self.form.get("content_mask") else set()
-        )
+    def image_ids(self) -> set[str]:
+        ids = {self.content, *self.styles, *self.form.get("masks", {}).values()}
+        keep = self.form.get("content_mask")
+        return ids | {keep} if keep else ids
 
     def emit(self, kind: str, **data: Any) -> None:
         if "preview" in data:  # keep only the latest preview image in memory
@@ -142,7 +142,7 @@ class JobQueue:
     def in_use(self) -> set[str]:
         """The image ids that running and waiting jobs need."""
         with self.lock:
-            return set().union(*(j.images for j in self.jobs.values() if not j.finished))
+            return set().union(*(j.image_ids for j in self.jobs.values() if not j.finished))
 
     def position(self, job: Job) -> int:
         with self.lock:
