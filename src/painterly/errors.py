@@ -53,6 +53,15 @@ class OutputError(PainterlyError):
     """The output path cannot be written as asked."""
 
 
+class SavedElsewhere(OutputError):
+    """Writing the output failed at the end of the work, so it was saved to ``path``
+    (in the temporary folder) instead; the command line exits with status 1."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``.
 

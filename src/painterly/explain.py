@@ -11,8 +11,9 @@ import torch
 
 from . import images
 from .config import STYLE_LAYERS
+from .errors import ConfigError
 from .inputs import ImageLike
-from .layers import CONV_NAMES, check_layer
+from .layers import CONV_NAMES, check_layer, deepest, min_side
 from .losses import gram_matrix, gram_per_position
 from .record import Result
 from .transfer import stylize
@@ -30,7 +31,14 @@ def feature_maps(
     """``{layer: N×h×w}`` activations of ``image`` (longest side ``size``) in float32."""
     for layer in layers:
         check_layer(layer)
-    x = images.resize_longest(images.load_image(image), size)
+    x = images.resize_longest(images.load_image(image, size), size)
+    need = min_side(layers)
+    if min(x.shape[-2:]) < need:
+        side = images.side_for(x.shape[-2], x.shape[-1], need)
+        raise ConfigError(
+            f"at size {size} the image is {x.shape[-1]}×{x.shape[-2]} px, under the {need} px "
+            f"on each side that layer {deepest(layers)} needs: use --size {side} or more"
+        )
     net = VGG19Features(load_weights(weights), layers)
     with torch.no_grad():
         feats = net(x)

@@ -1,18 +1,23 @@
 """Image input and output: any Pillow image in, RGB float tensors inside, files out.
 
 Loading applies the EXIF orientation, converts embedded ICC profiles to sRGB,
-flattens alpha onto white and handles grey, palette, CMYK and 16-bit images. Saving
-writes to a temporary file and renames it, so an interrupted run never leaves a
-half-written image. PNG and TIFF can also be written (and read back) with 16 bits
-per channel.
+flattens alpha onto white and handles grey, palette, CMYK and 16-bit images; a file
+much larger than needed is decoded at a reduced size. Saving goes through
+:mod:`painterly.outputs` (a flushed temporary part renamed into place under a lock), so
+an interrupted run never leaves a half-written image. PNG and TIFF can also be written
+(and read back) with 16 bits per channel.
 """
 
 from __future__ import annotations
 
+import errno
 import io
+import math
 import os
+import re
+import stat
 import struct
-import tempfile
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +27,9 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, OutputError
+from .outputs import atomic_write, check_writable, reason
+
+__all__ = ["atomic_write"]  # re-exported: written files go through painterly.outputs
 
 MAX_INPUT_PIXELS = 100_000_000  # 100 MP: larger files are refused before decoding
 OUTPUT_FORMATS = {
@@ -33,31 +41,103 @@ OUTPUT_FORMATS = {
     ".tiff": "TIFF",
 }
 DEEP_FORMATS = ("PNG", "TIFF")  # formats written with 16 bits per channel
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F", "YCbCr", "PA")  # Image.reduce's modes
 _SRGB = ImageCms.createProfile("sRGB")
 _SRGB_ICC = ImageCms.ImageCmsProfile(_SRGB).tobytes()
 
 
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Open and fully decode an image file as 8-bit RGB, oriented and in sRGB."""
+def open_image(path: str | os.PathLike[str], max_side: int | None = None) -> Image.Image:
+    """Open and fully decode an image file as 8-bit RGB, oriented and in sRGB.
+
+    With ``max_side``, a file much larger than that is decoded smaller (JPEG's DCT
+    scaling, else Pillow's ``reduce``), never under twice ``max_side``, to save memory.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"image '{path}' does not exist: check the path")
+    check_readable(path, "image")
     try:
-        with Image.open(path) as img:
-            w, h = img.size
-            if w * h > MAX_INPUT_PIXELS:
-                raise ImageError(
-                    f"image '{path}' is {w}×{h} ({w * h / 1e6:.0f} MP), over the "
-                    f"{MAX_INPUT_PIXELS // 1_000_000} MP limit: downscale it first"
-                )
-            img.load()
-            return to_rgb(img)
+        with warnings.catch_warnings():
+            # painterly has its own pixel limit, checked just below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                _check_pixels(path, *img.size)
+                return to_rgb(_decode(img, max_side))
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise ImageError(f"'{path}' is not an image Pillow can read: give a PNG, JPEG, …") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(found[1]) / 1e6:.0f} MP)" if found else ""
+        raise ImageError(
+            f"image '{path}' is too large{size}, over the {MAX_INPUT_PIXELS // 1_000_000} MP "
+            "limit: downscale it first"
+        ) from None
+    except PermissionError:
+        raise ImageError(f"image '{path}' cannot be read: permission denied") from None
+    except MemoryError:
+        raise ImageError(f"image '{path}' does not fit in memory: downscale it first") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"image '{path}' is truncated or corrupt ({exc}): re-export it") from None
+
+
+def check_readable(path: Path, what: str) -> None:
+    """Raise :class:`ImageError` naming why ``path`` is not a readable file: missing, a
+    folder, a symbolic-link loop, or not permitted."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ImageError(f"{what} '{path}' {_why_not(exc)}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{what} '{path}' is a folder, not a file: name a file in it")
+    if not stat.S_ISREG(mode):
+        raise ImageError(f"{what} '{path}' is not a regular file: give an image file")
+
+
+def _why_not(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "is a loop of symbolic links: point the link at a real file"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "cannot be reached: permission denied"
+    if exc.errno == errno.ENOTDIR:
+        return "does not exist (a part of the path is a file, not a folder): check the path"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "has too long a name: check the path"
+    if exc.errno == errno.ENOENT:
+        return "does not exist: check the path"
+    return f"cannot be read ({exc.strerror}): check the path"
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_INPUT_PIXELS:
+        raise ImageError(
+            f"image '{path}' is {width}×{height} ({width * height / 1e6:.0f} MP), over the "
+            f"{MAX_INPUT_PIXELS // 1_000_000} MP limit: downscale it first"
+        )
+
+
+def _decode(img: Image.Image, max_side: int | None) -> Image.Image:
+    """Decode ``img``; when ``max_side`` is much smaller, at no less than twice it (and
+    with the shorter side kept at 64 px or more, so that the shape stays true)."""
+    factor = _reduction(img.size, max_side)
+    if factor < 2 or img.mode not in _REDUCIBLE:
+        img.load()
+        return img
+    if img.format == "JPEG" and img.mode in ("RGB", "L", "CMYK"):
+        # The DCT decoder scales by 1/2, 1/4 or 1/8 for a size at least the one asked.
+        img.draft(img.mode, (img.size[0] // factor, img.size[1] // factor))
+    img.load()
+    factor = _reduction(img.size, max_side)
+    if factor < 2:
+        return img
+    reduced = img.reduce(factor)
+    reduced.info = img.info  # keep the ICC profile and EXIF orientation
+    return reduced
+
+
+def _reduction(size: tuple[int, int], max_side: int | None) -> int:
+    if not max_side:
+        return 1
+    return min(max(size) // (2 * max_side), min(size) // 64)
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -83,8 +163,14 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(source: str | os.PathLike[str] | Image.Image | torch.Tensor) -> torch.Tensor:
-    """A path, PIL image or tensor → ``1×3×H×W`` float32 RGB in [0, 1]."""
+def load_image(
+    source: str | os.PathLike[str] | Image.Image | torch.Tensor, max_side: int | None = None
+) -> torch.Tensor:
+    """A path, PIL image or tensor → ``1×3×H×W`` float32 RGB in [0, 1].
+
+    ``max_side``: the largest side the caller will use; a file much larger is decoded
+    at a reduced size (at least twice ``max_side``) to save memory.
+    """
     if isinstance(source, torch.Tensor):
         t = source.detach().float()
         t = t.unsqueeze(0) if t.dim() == 3 else t
@@ -95,7 +181,7 @@ def load_image(source: str | os.PathLike[str] | Image.Image | torch.Tensor) -> t
         deep = read_deep(source)
         if deep is not None:
             return deep
-    img = to_rgb(source) if isinstance(source, Image.Image) else open_image(source)
+    img = to_rgb(source) if isinstance(source, Image.Image) else open_image(source, max_side)
     return pil_to_tensor(img)
 
 
@@ -103,7 +189,11 @@ def read_deep(path: str | os.PathLike[str]) -> torch.Tensor | None:
     """A 16-bit-per-channel RGB PNG or TIFF in sRGB at full precision, else ``None``
     (Pillow reads such files as 8-bit)."""
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
+            _check_pixels(Path(path), *img.size)
             rawmode = img.tile[0][3] if img.tile else ""
             rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
             icc = img.info.get("icc_profile")
@@ -145,6 +235,21 @@ def fit_size(height: int, width: int, size: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def side_for(height: int, width: int, shorter: int) -> int:
+    """The smallest longer side at which an image of this shape has its shorter side at
+    least ``shorter`` pixels (with :func:`fit_size`'s rounding).
+
+    >>> side_for(300, 400, 16)
+    21
+    """
+    side = max(1, math.ceil((shorter - 0.5) * max(height, width) / min(height, width)))
+    while side > 1 and min(fit_size(height, width, side - 1)) >= shorter:
+        side -= 1
+    while min(fit_size(height, width, side)) < shorter:
+        side += 1
+    return side
+
+
 def resize(image: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """Resize a ``1×3×H×W`` tensor; antialiased when shrinking."""
     if tuple(image.shape[-2:]) == hw:
@@ -160,8 +265,8 @@ def resize_longest(image: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def check_output_path(path: str | os.PathLike[str], bit_depth: int = 8) -> Path:
-    """Validate an output path before any work: known extension, existing folder, and a
-    format that holds the bit depth."""
+    """Validate an output path before any work: known extension, a format that holds
+    the bit depth, and a file that can be created there (tried, then removed)."""
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_FORMATS:
         raise OutputError(
@@ -174,29 +279,8 @@ def check_output_path(path: str | os.PathLike[str], bit_depth: int = 8) -> Path:
         raise OutputError(
             f"output '{path}' cannot hold 16 bits per channel: use .png or .tif, or 8 bits"
         )
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"output folder '{folder}' does not exist: create it first")
+    check_writable(path)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``, never leaving a partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_image(
@@ -207,11 +291,22 @@ def save_image(
     ``bit_depth=16`` writes 16 bits per channel (PNG and TIFF only).
     """
     path = check_output_path(path, bit_depth)
+    try:
+        atomic_write(path, image_writer(image, path, quality, bit_depth))
+    except OSError as exc:
+        raise OutputError(f"could not write '{path}': {reason(exc)}") from None
+    return path
+
+
+def image_writer(
+    image: torch.Tensor, path: Path, quality: int = 95, bit_depth: int = 8
+) -> Callable[[Path], None]:
+    """A function that writes ``image`` to the file it is given, in the format of
+    ``path``'s extension (checked with :func:`check_output_path`), sRGB embedded."""
     fmt = OUTPUT_FORMATS[path.suffix.lower()]
     if bit_depth == 16:
         deep = to_uint16(image)
-        atomic_write(path, lambda tmp: _write_deep(tmp, deep, fmt))
-        return path
+        return lambda tmp: _write_deep(tmp, deep, fmt)
     pil = tensor_to_pil(image)
 
     def write(tmp: Path) -> None:
@@ -220,8 +315,7 @@ def save_image(
             options["quality"] = quality
         pil.save(tmp, format=fmt, **options)
 
-    atomic_write(path, write)
-    return path
+    return write
 
 
 def to_uint16(image: torch.Tensor) -> np.ndarray:

@@ -8,6 +8,7 @@ with the photo's colours put back and blended with the photo by ``strength``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import torch
 
 from . import color, images, regions
 from .config import Config
+from .errors import ConfigError
+from .layers import deepest, min_side
 
 log = logging.getLogger(__name__)
 ImageLike = str | os.PathLike[str] | Any  # path, PIL image or tensor
@@ -28,6 +31,8 @@ def blend(painting: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     >>> blend(torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2), 0.25)[0, 0, 0, 0].item()
     0.25
     """
+    if not 0 <= strength <= 1:  # also refuses NaN
+        raise ConfigError(f"strength must be between 0 and 1, got {strength}: try 0.6")
     if strength == 1:
         return painting
     photo = images.resize(photo.to(painting), (painting.shape[-2], painting.shape[-1]))
@@ -66,8 +71,10 @@ class Inputs:
 
 def prepare(cfg: Config, content: ImageLike, styles: Sequence[ImageLike]) -> Inputs:
     """Load the images and masks of a run and apply the colour preservation."""
-    photo = images.load_image(content)
-    style_imgs = [images.load_image(s) for s in styles]
+    # Files much larger than the run needs are decoded at a reduced size.
+    photo = images.load_image(content, cfg.size)
+    wanted = None if cfg.upscale_style else max(16, math.ceil(cfg.size * cfg.style_scale))
+    style_imgs = [images.load_image(s, wanted) for s in styles]
     hw = (photo.shape[-2], photo.shape[-1])
     target = photo
     if cfg.preserve_colors == "luminance":
@@ -95,13 +102,42 @@ def style_size(
 
     The cap is set at the ``final`` (largest) output size and the same ratio is kept at
     every coarser scale, so the brush strokes keep their relative size from scale to
-    scale instead of shrinking at the last ones. ``upscale_style`` lifts the cap.
+    scale instead of shrinking at the last ones. ``upscale_style`` lifts the cap. A
+    size whose shorter side is under what the deepest style layer needs is enlarged
+    to it (see :func:`check_style_sizes`).
     """
     h, w = style.shape[-2:]
     if cfg.upscale_style:
-        return images.fit_size(h, w, max(16, round(max(hw) * cfg.style_scale)))
-    ratio = min(cfg.style_scale, max(h, w) / max(final or hw))
-    return images.fit_size(h, w, max(16, min(max(h, w), round(max(hw) * ratio))))
+        side = max(16, round(max(hw) * cfg.style_scale))
+    else:
+        ratio = min(cfg.style_scale, max(h, w) / max(final or hw))
+        side = max(16, min(max(h, w), round(max(hw) * ratio)))
+    if cfg.style_layers:
+        side = max(side, images.side_for(h, w, min_side(cfg.style_layers)))
+    return images.fit_size(h, w, side)
+
+
+MAX_STYLE_STRETCH = 8  # a style image may be sized up to 8 times the output's longer side
+
+
+def check_style_sizes(
+    cfg: Config, styles: Sequence[torch.Tensor], plan: Sequence[tuple[tuple[int, int], int]]
+) -> None:
+    """Raise :class:`ConfigError` for a style image so elongated that its shorter side
+    reaches what the deepest style layer needs only at an unreasonable size."""
+    if not cfg.style_layers:
+        return
+    final = plan[-1][0]
+    for i, style in enumerate(styles):
+        for hw, _ in plan:
+            size = style_size(cfg, style, hw, final)
+            if max(size) > MAX_STYLE_STRETCH * max(hw):
+                need, layer = min_side(cfg.style_layers), deepest(cfg.style_layers)
+                raise ConfigError(
+                    f"style image {i} is too elongated: layer {layer} needs {need} px on its "
+                    f"shorter side, so it would be {size[1]}×{size[0]} px: crop it to a less "
+                    "elongated shape"
+                )
 
 
 def warn_upscale(cfg: Config, styles: Sequence[torch.Tensor], final: tuple[int, int]) -> None:

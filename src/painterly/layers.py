@@ -64,3 +64,14 @@ def layer_shapes(height: int, width: int) -> list[tuple[str, int, int, int]]:
 def deepest(names: Sequence[str]) -> str:
     """The deepest of the given layer names."""
     return max(names, key=lambda n: INDEX[check_layer(n)])
+
+
+def min_side(names: Sequence[str]) -> int:
+    """The smallest input side, in pixels, at which the deepest of ``names`` still has
+    one position: 2 to the power of the pooling layers before it (16 for block5_conv1).
+
+    >>> min_side(["block1_conv1", "block5_conv1"])
+    16
+    """
+    last = INDEX[deepest(names)]
+    return 1 << sum(1 for layer in LAYERS[: last + 1] if layer.kind == "pool")

@@ -4,6 +4,7 @@ any allocation."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 
@@ -82,4 +83,34 @@ def check_fits(
         f"{{field}} {size} needs about {need(1.0) / 2**30:.1f} GiB but {have / 2**30:.1f} GiB "
         f"is available: use {{field}} {fit} or less",
         "size",
+    )
+
+
+def forward_peak_bytes(height: int, width: int, kept: Sequence[str]) -> int:
+    """Peak memory of forward passes without gradients (float32) that keep the layers
+    ``kept`` of two images at once (as scoring does) while a third passes through the
+    network, whose widest step holds a layer's input and output."""
+    shapes = {name: c * h * w for name, c, h, w in layer_shapes(height, width)}
+    last = max(INDEX[name] for name in kept)
+    widest = max(list(shapes.values())[: last + 1])
+    values = 2 * sum(shapes[name] for name in kept) + 2 * widest
+    return int(4 * values + OVERHEAD_BYTES)
+
+
+def check_forward_fits(height: int, width: int, kept: Sequence[str], what: str) -> None:
+    """Raise :class:`ConfigError` naming the largest longer side that fits, if
+    :func:`forward_peak_bytes` at this size exceeds the memory available."""
+    have = available_bytes()
+    need = forward_peak_bytes(height, width, kept)
+    if need <= have:
+        return
+    side = max(height, width)
+    while side > 16:
+        side = int(side * 0.95)
+        scale = side / max(height, width)
+        if forward_peak_bytes(round(height * scale), round(width * scale), kept) <= have:
+            break
+    raise ConfigError(
+        f"{what} at {width}×{height} needs about {need / 2**30:.1f} GiB but "
+        f"{have / 2**30:.1f} GiB is available: downscale it to {side} px on its longer side"
     )

@@ -1,10 +1,12 @@
-"""The result of a run and its JSON record, written beside the image."""
+"""The result of a run and its JSON record, written beside the image as a pair."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from . import images
+from . import images, outputs
 from ._version import __version__
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, SavedElsewhere
 from .inputs import blend
 
 
@@ -81,19 +83,114 @@ class Result:
         inputs: dict[str, Any] | None = None,
         bit_depth: int = 8,
     ) -> Path:
-        """Write the image and, beside it, ``<name>.json`` with the record
-        (``bit_depth=16`` for 16 bits per channel in a PNG or TIFF)."""
-        out = images.save_image(self.image, path, quality=quality, bit_depth=bit_depth)
+        """Write the image and, beside it, ``<name>.json`` with the record, as a pair
+        (see :func:`save_pair`; ``bit_depth=16`` for 16 bits per channel in a PNG or TIFF)."""
+        out = images.check_output_path(path, bit_depth)
         record = self.record(inputs)
         record["output"] = {"path": out.name, "bit_depth": bit_depth, "quality": quality}
-        write_json(out.with_suffix(".json"), record)
-        return out
+        return save_pair(self.image, out, record, quality, bit_depth)
+
+    def save_or_fallback(
+        self,
+        path: str | os.PathLike[str],
+        quality: int = 95,
+        inputs: dict[str, Any] | None = None,
+        bit_depth: int = 8,
+    ) -> Path:
+        """:meth:`save`; if writing fails, save to the temporary folder instead and raise
+        :class:`SavedElsewhere` naming both, so that the work is never lost."""
+        out = images.check_output_path(path, bit_depth)
+        record = self.record(inputs)
+        record["output"] = {"path": out.name, "bit_depth": bit_depth, "quality": quality}
+        return save_pair_or_fallback(self.image, out, record, quality, bit_depth)
+
+
+def save_pair_or_fallback(
+    image: torch.Tensor, path: Path, record: dict[str, Any], quality: int = 95, bit_depth: int = 8
+) -> Path:
+    """:func:`save_pair`; if writing fails, save the pair to :func:`fallback_path` instead
+    and raise :class:`SavedElsewhere` naming the cause and the place."""
+    try:
+        return save_pair(image, path, record, quality, bit_depth)
+    except OSError as exc:
+        spare = fallback_path(path)
+        save_pair(
+            image,
+            spare,
+            {**record, "output": {**record.get("output", {}), "path": spare.name}},
+            quality,
+            bit_depth,
+        )
+        raise SavedElsewhere(
+            f"could not write '{path}' ({outputs.reason(exc)}): saved the image and its "
+            f"record to '{spare}' instead",
+            str(spare),
+        ) from None
+
+
+def fallback_path(path: Path) -> Path:
+    """A new name for ``path`` in the temporary folder, e.g. ``/tmp/painterly-out-3f9c.png``."""
+    fd, name = tempfile.mkstemp(prefix=f"painterly-{path.stem}-", suffix=path.suffix)
+    os.close(fd)
+    return Path(name)
+
+
+def save_pair(
+    image: torch.Tensor, path: Path, record: dict[str, Any], quality: int = 95, bit_depth: int = 8
+) -> Path:
+    """Write an image and its record ``<name>.json`` so that both are from this call or
+    neither is replaced.
+
+    Both are written to flushed temporary parts first; then the image is renamed into
+    place and the record last, and if that fails the previous image comes back. The
+    output's name is locked meanwhile, so two processes writing the same path leave one
+    complete pair. The record gets the image file's SHA-256 (``output.sha256``).
+    """
+    record_path = path.with_suffix(".json")
+    with outputs.locked(path), outputs.locked(record_path):
+        image_part = outputs.write_part(path, images.image_writer(image, path, quality, bit_depth))
+        try:
+            output = {**record.get("output", {}), "sha256": _sha256(image_part)}
+            text = json.dumps({**record, "output": output}, indent=2) + "\n"
+            record_part = outputs.write_part(record_path, lambda tmp: tmp.write_text(text))
+        except BaseException:
+            image_part.unlink(missing_ok=True)
+            raise
+        _rename_pair(image_part, path, record_part, record_path)
+    return path
+
+
+def _rename_pair(image_part: Path, path: Path, record_part: Path, record_path: Path) -> None:
+    """Rename the image then the record into place; on failure, restore the old image."""
+    had_image, backup = path.exists(), None
+    if had_image:
+        backup = path.with_name(f".{path.name}.previous.part")  # removed if left behind
+        try:
+            os.link(path, backup)
+        except OSError:
+            backup = None  # no hard links here: the old image cannot be restored
+    try:
+        os.replace(image_part, path)
+        os.replace(record_part, record_path)
+    except BaseException:
+        if backup is not None:
+            os.replace(backup, path)
+        elif not had_image and not image_part.exists():
+            path.unlink(missing_ok=True)
+        image_part.unlink(missing_ok=True)
+        record_part.unlink(missing_ok=True)
+        raise
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+    outputs.fsync_folder(path.parent)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically."""
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-
-    images.atomic_write(path, write)
+    text = json.dumps(data, indent=2) + "\n"
+    outputs.atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -19,7 +19,10 @@ import torch
 
 from . import images
 from .config import STYLE_LAYERS
+from .errors import ImageError
+from .layers import deepest, min_side
 from .losses import gram_per_position
+from .memory import check_forward_fits
 from .vgg import VGG19Features
 from .weights import load_weights
 
@@ -34,30 +37,50 @@ class Score:
     style_errs: tuple[float, ...]  # one per style image
 
 
-def same_pixel_count(image: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """Resize ``image`` to about ``hw[0]*hw[1]`` pixels, keeping its aspect ratio."""
+def same_pixel_count(image: torch.Tensor, hw: tuple[int, int], shorter: int = 1) -> torch.Tensor:
+    """Resize ``image`` to about ``hw[0]*hw[1]`` pixels, keeping its aspect ratio, with
+    its shorter side at least ``shorter`` pixels."""
     h, w = image.shape[-2:]
     scale = math.sqrt(hw[0] * hw[1] / (h * w))
-    return images.resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+    side = max(round(max(h, w) * scale), images.side_for(h, w, shorter))
+    return images.resize(image, images.fit_size(h, w, side))
 
 
 def score(
     output: Source, content: Source, styles: Sequence[Source], weights: str | None = None
 ) -> Score:
-    """Score an output against its content and style images (lower is better)."""
-    net = VGG19Features(load_weights(weights), [CONTENT_LAYER, *STYLE_LAYERS])
+    """Score an output against its content and style images (lower is better).
+
+    Raises :class:`ImageError` for an output smaller than the deepest layer needs
+    (16 px a side) and :class:`ConfigError` for one too large for the memory available.
+    """
+    layers = [CONTENT_LAYER, *STYLE_LAYERS]
     x = images.load_image(output)
     hw = (x.shape[-2], x.shape[-1])
+    _check_size(output, hw, layers)
+    net = VGG19Features(load_weights(weights), layers)
+    need = min_side(STYLE_LAYERS)
     with torch.no_grad():
         fx = net(x)
-        fc = net(images.resize(images.load_image(content), hw))[CONTENT_LAYER]
+        fc = net(images.resize(images.load_image(content, max(hw)), hw))[CONTENT_LAYER]
         content_err = float((fx[CONTENT_LAYER] - fc).pow(2).sum() / fc.pow(2).sum())
         errs = []
         for style in styles:
-            fs = net(same_pixel_count(images.load_image(style), hw))
+            fs = net(same_pixel_count(images.load_image(style, max(hw)), hw, need))
             per_layer = []
             for layer in STYLE_LAYERS:
                 gx, gs = gram_per_position(fx[layer]), gram_per_position(fs[layer])
                 per_layer.append(float(torch.linalg.norm(gx - gs) / torch.linalg.norm(gs)))
             errs.append(sum(per_layer) / len(per_layer))
     return Score(content_err, sum(errs) / len(errs), tuple(errs))
+
+
+def _check_size(output: Source, hw: tuple[int, int], layers: Sequence[str]) -> None:
+    need = min_side(layers)
+    name = "the output" if isinstance(output, torch.Tensor) else f"output '{output}'"
+    if min(hw) < need:
+        raise ImageError(
+            f"{name} is {hw[1]}×{hw[0]} px: scoring needs at least {need}×{need} px "
+            f"(layer {deepest(layers)}); score a larger image"
+        )
+    check_forward_fits(*hw, layers, f"scoring {name}")

@@ -14,9 +14,18 @@ import torch
 
 from . import images, regions
 from .config import Config, check_style_weights, make_config
+from .errors import ConfigError
 from .extractor import Extractor, build_network
-from .inputs import ImageLike, Inputs, blend, prepare, style_size, warn_upscale
-from .layers import deepest
+from .inputs import (
+    ImageLike,
+    Inputs,
+    blend,
+    check_style_sizes,
+    prepare,
+    style_size,
+    warn_upscale,
+)
+from .layers import deepest, min_side
 from .loop import Loop
 from .loop import Progress as Progress
 from .loop import ProgressFn as ProgressFn
@@ -74,11 +83,27 @@ MIN_SCALE_SIDE = 64  # coarser scales than this are dropped from the schedule
 def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int], int]]:
     """[((h, w), steps)] from coarse to fine; sizes grow by √2, steps are split evenly.
 
-    Scales whose longest side would fall under 64 px are left out.
+    Scales whose longest side would fall under 64 px are left out, and so are those
+    whose shorter side would be under what the deepest layer needs (16 px for
+    ``block5_conv1``: see :func:`~painterly.layers.min_side`), so a panorama simply gets
+    fewer scales. An output too thin even at ``size`` raises :class:`ConfigError`
+    naming the smallest size that works.
     """
+    layers = [*cfg.content_layers, *cfg.style_layers]
+    need = min_side(layers)
+    final = images.fit_size(height, width, cfg.size)
+    if min(final) < need:
+        side = images.side_for(height, width, need)
+        raise ConfigError(
+            f"at {{field}} {cfg.size} the photo would be {final[1]}×{final[0]} px, thinner than "
+            f"the {need} px that layer {deepest(layers)} needs: use {{field}} {side} or more, "
+            "or crop the photo to a less elongated shape",
+            "size",
+        )
     sides = [round(cfg.size / math.sqrt(2) ** (cfg.scales - 1 - i)) for i in range(cfg.scales)]
     sides = [s for s in sides if s >= min(MIN_SCALE_SIDE, cfg.size)]
     sizes = [images.fit_size(height, width, side) for side in sides]
+    sizes = [hw for hw in sizes if min(hw) >= need]
     base, extra = divmod(cfg.iterations, len(sizes))
     return [(hw, base + (1 if i >= len(sizes) - extra else 0)) for i, hw in enumerate(sizes)]
 
@@ -112,6 +137,7 @@ def run(
     precision = resolve_precision(cfg.precision, device)
     inputs = prepare(cfg, content, styles)
     plan = schedule(cfg, *inputs.photo.shape[-2:])
+    check_style_sizes(cfg, inputs.styles, plan)
     warn_upscale(cfg, inputs.styles, plan[-1][0])
     layers = [*cfg.content_layers, *cfg.style_layers]
     history = cfg.lbfgs_history if cfg.optimizer == "lbfgs" else 2  # Adam: two moments
@@ -181,7 +207,7 @@ def _start_image(
         return images.resize(inputs.content, hw)
     if cfg.init == "noise":
         return torch.rand((1, 3, *hw), generator=generator)
-    return images.resize(inputs.start(images.load_image(cfg.init)), hw)
+    return images.resize(inputs.start(images.load_image(cfg.init, cfg.size)), hw)
 
 
 def _objective(

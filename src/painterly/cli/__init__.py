@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from .._version import __version__
-from ..errors import ConfigError, PainterlyError
+from ..errors import ConfigError, PainterlyError, SavedElsewhere
 from .experiment import experiment_cmd
 from .explain import features, gram, reconstruct
 from .options import flag, gather_lists
@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("painterly: aborted", err=True)
         return 130
+    except SavedElsewhere as exc:  # the work is safe, but not where it was asked
+        click.echo(f"painterly: error: {exc}", err=True)
+        return 1
     except ConfigError as exc:  # the field as this command line calls it: --size
         message = exc.worded(flag(exc.field)) if exc.field else str(exc)
         click.echo(f"painterly: error: {message}", err=True)

@@ -13,6 +13,7 @@ from ..config import INITS, PRESETS
 from ..errors import ConfigError
 from ..sheets import contact_sheet, save_sheet
 from ..transfer import Progress
+from . import signals
 
 
 class _Events:
@@ -114,10 +115,11 @@ def experiment_cmd(
         base = {**base, **grid_base}
     out = experiment.folder(output)
     events = _Events(quiet)
-    try:
-        done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
-    finally:
-        events.close()
+    with signals.stops_the_run():  # SIGTERM stops it as Ctrl-C does; run it again to resume
+        try:
+            done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
+        finally:
+            events.close()
     cells = [
         (out / row["image"], experiment.caption(row, r.name))
         for row, r in zip(done.rows, runs, strict=True)

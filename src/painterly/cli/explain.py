@@ -73,7 +73,7 @@ def features(
     """
     _png(output)
     layers = _names(layer_list, explain.FIRST_TEN)
-    picture = images.load_image(image)
+    picture = images.load_image(image, max(size, 160))  # large files decoded smaller
     maps = explain.feature_maps(picture, layers, size)
     wanted = _indices(filters)
     chosen: dict[str, list[int]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -12,11 +13,15 @@ import click
 
 from .. import figures, images
 from ..config import make_config
+from ..errors import OutputError
 from ..inputs import blend as blend_images
 from ..record import Result
 from ..samples import bundled
 from ..transfer import Progress, ProgressFn, run
+from . import signals
 from .options import config_options
+
+log = logging.getLogger(__name__)
 
 
 def plot_path(out: Path) -> Path:
@@ -55,7 +60,10 @@ class _Reporter:
             self.bar.update(100 * info.work - self.bar.n)
         if self.save_every and info.step % self.save_every == 0:
             path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
-            images.save_image(info.image.detach().cpu().clamp(0, 1), path)
+            try:
+                images.save_image(info.image.detach().cpu().clamp(0, 1), path)
+            except OutputError as exc:  # an intermediate image is not worth the run
+                log.warning("%s; the run goes on", exc)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -82,12 +90,14 @@ def execute(
     cfg = make_config(**cfg_args)
     reporter = _Reporter(out, quiet, save_every)
     callback: ProgressFn = reporter
-    try:
-        result = run(cfg, content, styles, progress=callback)
-    finally:
-        reporter.close()
-    inputs = {"content": str(content), "styles": [str(s) for s in styles]}
-    result.save(out, quality=quality, inputs=inputs, bit_depth=bit_depth)
+    with signals.stops_the_run() as stopping:
+        try:
+            result = run(cfg, content, styles, progress=callback)
+        finally:
+            reporter.close()
+        stopping.done()  # from here a signal waits until the image is saved
+        inputs = {"content": str(content), "styles": [str(s) for s in styles]}
+        result.save_or_fallback(out, quality=quality, inputs=inputs, bit_depth=bit_depth)
     if plot and result.history:
         title = f"{out.name}: losses per step (dotted: next size)"
         figures.save(figures.loss_curves({out.name: result.history}, title), plot_path(out))
@@ -211,5 +221,7 @@ def blend(
       painterly blend out.png photo.jpg --strength 0.6 -o lighter.png
     """
     images.check_output_path(output, int(bit_depth))
-    mixed = blend_images(images.load_image(painting), images.load_image(photo), strength)
+    picture = images.load_image(painting)
+    # The photo is only used at the painting's size.
+    mixed = blend_images(picture, images.load_image(photo, max(picture.shape[-2:])), strength)
     images.save_image(mixed, output, quality=quality, bit_depth=int(bit_depth))

@@ -1,0 +1,140 @@
+"""Output files written so that nothing is ever half-written or lost.
+
+Every file is written to a hidden temporary part beside it (``.NAME.XXXX.part``),
+flushed to disk, then renamed into place while a lock on the output's name keeps
+other painterly processes from writing the same name at the same time. A part left
+by a process killed at the wrong moment is removed by the next write of that name.
+Before a long run, :func:`check_writable` proves that the output can be created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .errors import OutputError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locking between processes
+    fcntl = None  # type: ignore[assignment]
+
+
+def check_writable(path: Path, what: str = "output") -> None:
+    """Raise :class:`OutputError` naming why ``path`` cannot be created: by creating and
+    removing a temporary file beside it."""
+    if path.is_dir():
+        raise OutputError(f"{what} '{path}' is a folder: name a file, e.g. '{path / 'out.png'}'")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{what} folder '{folder}' does not exist: create it first")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{what} '{path}' cannot be created: {reason(exc)}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def reason(exc: OSError) -> str:
+    """Why a write failed, in words, with the fix."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "no permission to write in its folder; choose another folder"
+    if exc.errno == errno.EROFS:
+        return "the folder is on a read-only file system; choose another folder"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; free some space or choose another disk"
+    if exc.errno == errno.EISDIR:
+        return "a folder has that name; name a file"
+    return f"{exc.strerror or exc}; choose another path"
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_part(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(part)`` on a new hidden part beside ``path``, flushed to disk; the
+    part is removed if anything fails."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    part = Path(name)
+    try:
+        write(part)
+        os.chmod(part, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        with open(part, "rb+") as handle:
+            os.fsync(handle.fileno())
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return part
+
+
+def remove_stale_parts(path: Path) -> None:
+    """Remove the parts of ``path`` left by a killed process (call under its lock)."""
+    for part in path.parent.glob(f".{_glob_escape(path.name)}.*.part"):
+        part.unlink(missing_ok=True)
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output name ``path`` (a hidden ``.NAME.lock`` file
+    beside it, removed afterwards); stale parts of that name are removed on entry."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    lock = path.parent / f".{path.name}.lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder before us removed that lock file: take the new one
+    try:
+        remove_stale_parts(path)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(part)`` then rename the part onto ``path``, never leaving a partial
+    file; the name is locked while writing."""
+    path = Path(path)
+    with locked(path):
+        part = write_part(path, write)
+        try:
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        fsync_folder(path.parent)
