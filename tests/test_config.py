@@ -19,6 +19,7 @@ from painterly.errors import ConfigError
         ({"style_weight": -1.0}, "style_weight must be a finite number"),
         ({"content_weight": math.inf}, "content_weight must be a finite number"),
         ({"iterations": 0}, "iterations must be ≥ 1"),
+        ({"seed": 10**23}, "seed 100000000000000000000000 is out of range"),
         ({"layer_weights": (1.0, 2.0)}, "2 layer weights given for 5 style layers"),
         ({"layer_weights": (0.0,) * 5}, "sum to 0"),
         ({"content_layers": ("block9_conv1",)}, "unknown layer 'block9_conv1'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -144,3 +145,46 @@ def test_experiment_cli_errors_are_one_line(
     argv = ["experiment", str(content_path), str(style_path), "-o", str(tmp_path / "o")]
     fails_with([*argv, "--grid", str(grid)], "bad.toml: grid.style_weight is empty")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("base = 5\n[grid]\nseed = [1]\n", "g.toml: base = 5 is not a table"),
+        ('preset = ["a"]\n[grid]\nseed = [1]\n', "g.toml: preset = ['a'] is not a name"),
+        ("[grid]\nseed = [100000000000000000000]\n", "seed 100000000000000000000 is out of range"),
+    ],
+)
+def test_grid_values_of_the_wrong_kind_say_so(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        experiment.parse_grid(text, "g.toml")
+
+
+def test_a_huge_grid_is_refused_before_it_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = ", ".join(str(i) for i in range(1, 101))
+    text = f"[grid]\nseed = [{values}]\nstyle_weight = [{values}]\niterations = [{values}]\n"
+    monkeypatch.setattr(experiment, "_check_value", None)  # never reached
+    with pytest.raises(
+        ConfigError, match="100 × 100 × 100 = 1,000,000 runs, over the limit of 1,000"
+    ):
+        experiment.parse_grid(text, "g.toml")
+    monkeypatch.undo()
+    assert len(experiment.parse_grid("[grid]\nseed = [1, 2, 3]\n", max_runs=3)[2]) == 3
+    with pytest.raises(ConfigError, match="--max-runs"):
+        experiment.parse_grid("[grid]\nseed = [1, 2, 3]\n", max_runs=2)
+
+
+def test_experiment_cli_refuses_before_writing_anything(
+    tmp_path: Path, fails_with: FailsWith, content_path: Path, style_path: Path
+) -> None:
+    out = tmp_path / "o"
+    argv = ["experiment", str(content_path), str(style_path), "-o", str(out)]
+    (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
+    fails_with([*argv, "--grid", str(tmp_path / "binary.toml")], "is not a text (UTF-8 TOML) file")
+    fails_with([*argv, "--size", "16"], "use --size 21 or more")
+    big = tmp_path / "big.toml"
+    big.write_text("[grid]\nseed = [1, 2, 3]\n")
+    fails_with([*argv, "--grid", str(big), "--max-runs", "2"], "over the limit of 2")
+    assert not out.exists()
+    fails_with([*argv[:-1], "/proc/self/exp"], "folder '/proc/self/exp' cannot be written")
+    fails_with([*argv[:-1], str(content_path)], "is a file: give a folder")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, JpegImagePlugin
 
 from painterly import images
 from painterly.errors import ImageError, OutputError
@@ -117,6 +118,10 @@ def test_output_path_is_checked_first(tmp_path: Path) -> None:
         images.check_output_path(tmp_path / "x.gif")
     with pytest.raises(OutputError, match="does not exist"):
         images.check_output_path(tmp_path / "no" / "x.png")
+    with pytest.raises(OutputError, match="is a folder: name a file"):
+        images.check_output_path(tmp_path)
+    with pytest.raises(OutputError, match="cannot be created"):
+        images.check_output_path("/proc/self/o.png")
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
@@ -133,3 +138,54 @@ def test_sixteen_bit_needs_png_or_tiff(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="16 bits"):
         images.save_image(torch.rand(1, 3, 4, 4), tmp_path / "x.jpg", bit_depth=16)
     assert not list(tmp_path.iterdir())
+
+
+def test_pillows_bomb_warning_is_silent_and_its_error_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = save(Image.new("RGB", (30, 20)), tmp_path / "wide.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 600 px: Pillow warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert images.load_image(path).shape == (1, 3, 20, 30)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 250)  # over twice: Pillow refuses
+    with pytest.raises(ImageError, match=r"is too large .* downscale it first"):
+        images.load_image(path)
+
+
+def test_unreadable_and_folder_images_name_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ImageError, match="is a folder, not a file"):
+        images.load_image(tmp_path)
+    path = save(Image.new("RGB", (4, 4)), tmp_path / "locked.png")
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(ImageError, match="cannot be read: permission denied"):
+        images.load_image(path)
+
+
+@pytest.mark.parametrize(("ext", "used"), [("jpg", "draft"), ("png", "reduce")])
+def test_a_large_file_is_decoded_smaller_for_a_small_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str, used: str
+) -> None:
+    path = save(Image.new("RGB", (1600, 1200), (30, 160, 90)), tmp_path / f"big.{ext}")
+    calls: list[str] = []
+    for owner, name in ((JpegImagePlugin.JpegImageFile, "draft"), (Image.Image, "reduce")):
+        real = getattr(owner, name)
+
+        def spy(self: Image.Image, *args: object, _real: object = real, _n: str = name) -> object:
+            calls.append(_n)
+            return _real(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(owner, name, spy)
+    assert images.load_image(path, 64).shape[-1] == 1600  # 1.9 MP: decoded in full
+    assert not calls
+    monkeypatch.setattr(images, "REDUCE_ABOVE_PIXELS", 1_000_000)
+    small = images.load_image(path, 64)
+    assert used in calls and 128 <= small.shape[-1] < 400 and small.shape[-2:] != (1200, 1600)
+    assert abs(small.shape[-1] / small.shape[-2] - 4 / 3) < 0.02
+    assert (small - torch.tensor([30, 160, 90]).view(1, 3, 1, 1) / 255).abs().max() < 0.02

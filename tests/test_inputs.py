@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import torch
 import painterly
 from painterly import images
 from painterly.config import Config
-from painterly.inputs import style_size
+from painterly.errors import ConfigError
+from painterly.inputs import blend, check_style_sizes, style_size
 
 
 def test_strength_zero_returns_the_photo(content_path: Path, style_path: Path) -> None:
@@ -72,3 +74,25 @@ def test_style_is_never_upscaled_and_keeps_its_ratio_over_scales(
     with caplog.at_level(logging.WARNING, logger="painterly"):
         painterly.stylize(content_path, [torch.rand(1, 3, 24, 32)], iterations=1, size=64)
     assert "not upscaled" in caplog.text
+
+
+def test_a_small_style_scale_keeps_the_style_large_enough(style_path: Path) -> None:
+    cfg = Config(style_scale=0.25, size=64)
+    style = images.load_image(style_path)  # 1024×640
+    h, w = style_size(cfg, style, (48, 64), (48, 64))
+    assert (h, w) == (16, 25)  # block5_conv1 needs 16 px; 0.25 × 64 would give 16×10
+    shallow = Config(style_scale=0.25, size=64, style_layers=("block3_conv1",))
+    assert style_size(shallow, style, (48, 64), (48, 64)) == (10, 16)
+
+
+def test_a_thread_of_a_style_image_is_refused() -> None:
+    cfg = Config(size=64)
+    with pytest.raises(ConfigError, match="style image 1 is too elongated: layer block5_conv1"):
+        check_style_sizes(
+            cfg, [torch.rand(1, 3, 40, 50), torch.rand(1, 3, 1, 900)], [((48, 64), 1)]
+        )
+
+
+def test_blend_refuses_a_strength_that_is_not_a_number() -> None:
+    with pytest.raises(ConfigError, match="strength must be between 0 and 1, got nan"):
+        blend(torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2), math.nan)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import torch
 import painterly
 from painterly import images
 from painterly.errors import ConfigError
+from painterly.loop import nonfinite_loss
 from painterly.transfer import Progress, schedule
 
 SMALL: dict[str, Any] = {"size": 64, "seed": 1}
@@ -195,3 +198,68 @@ def test_progress_work_weighs_steps_by_their_pixels(content_path: Path, style_pa
     # Three steps at 91 px then three at 128 px: the first half of the steps is a third
     # of the work.
     assert work[2] == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_a_panorama_drops_only_the_scales_too_thin_for_its_layers() -> None:
+    plan = schedule(painterly.make_config(), 100, 1200)  # 1200×100 at the defaults
+    assert [hw for hw, _ in plan] == [(21, 256), (30, 362), (43, 512)]
+    assert sum(steps for _, steps in plan) == 200
+    shallow = painterly.make_config(content_layers=(), style_layers=("block2_conv1",))
+    assert len(schedule(shallow, 100, 1200)) == 5  # block2_conv1 needs only 2 px
+
+
+@pytest.mark.parametrize(
+    ("shape", "size", "message"),
+    [
+        ((1, 10000), 512, "would be 512×1 px, thinner than the 16 px that layer block5_conv1"),
+        ((300, 400), 16, "use --size 21 or more"),  # a 4:3 photo at --size 16
+        ((100, 1200), 128, "use --size 186 or more"),
+    ],
+)
+def test_an_output_too_thin_names_the_smallest_size(
+    shape: tuple[int, int], size: int, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        schedule(painterly.make_config(size=size), *shape)
+    assert getattr(info.value, "field", None) == "size"
+
+
+def test_a_panorama_runs_and_thin_images_fail_before_the_run(
+    tmp_path: Path, style_path: Path
+) -> None:
+    from PIL import Image
+
+    gradient = torch.linspace(0, 1, 600).repeat(3, 50, 1)
+    panorama = images.save_image(gradient.unsqueeze(0), tmp_path / "pano.png")  # 600×50
+    result = painterly.stylize(panorama, [style_path], iterations=2, size=192, seed=0)
+    assert result.image.shape[-2:] == (16, 192)
+    Image.new("RGB", (10000, 1), (90, 120, 200)).save(tmp_path / "line.png")
+    with pytest.raises(ConfigError, match="crop the photo"):
+        painterly.stylize(tmp_path / "line.png", [style_path], iterations=1, size=64)
+    with pytest.raises(ConfigError, match="style image 0 is too elongated"):
+        painterly.stylize(style_path, [tmp_path / "line.png"], iterations=1, size=64)
+
+
+@pytest.mark.parametrize(
+    ("changes", "losses", "step", "message"),
+    [
+        ({"style_weight": 1e300}, (0.4, 0.5, 0.1), 1, "the style weight 1e+300 is too large"),
+        ({}, (math.nan, 0.5, 0.1), 1, "the style loss is NaN or infinite at step 1"),
+        ({}, (0.4, 0.5, 0.1), 30, "at step 30: try optimizer adam"),
+        ({"optimizer": "adam"}, (0.4, 0.5, 0.1), 30, "at step 30: lower lr"),
+    ],
+)
+def test_a_nonfinite_loss_names_its_cause(
+    changes: dict[str, Any], losses: tuple[float, float, float], step: int, message: str
+) -> None:
+    cfg = painterly.make_config(**changes)
+    style, content, tv = losses
+    values = {"total": math.inf, "style": style, "content": content, "tv": tv}
+    assert message in str(nonfinite_loss(cfg, values, step))
+
+
+def test_a_huge_style_weight_is_named_not_the_learning_rate(
+    content_path: Path, style_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="style weight 1e\\+300 is too large"):
+        painterly.stylize(content_path, [style_path], style_weight=1e300, iterations=2, size=32)

@@ -85,7 +85,7 @@ def test_incomplete_or_foreign_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="unknown layout"):
         W.load_weights(tmp_path / "other.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a pickle")
-    with pytest.raises(WeightsError, match="cannot read"):
+    with pytest.raises(WeightsError, match="is not a PyTorch file"):
         W.load_weights(tmp_path / "junk.pth")
     with pytest.raises(WeightsError, match="does not exist"):
         W.load_weights(tmp_path / "missing.pth")
@@ -121,3 +121,12 @@ def test_torchvision_index_follows_its_module_list() -> None:
     assert list(index) == list(CONV_NAMES)
     assert index["block1_conv1"] == 0 and index["block1_conv2"] == 2
     assert index["block2_conv1"] == 5 and index["block5_conv4"] == 34
+
+
+def test_garbage_files_are_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "hello.pth").write_bytes(b"hello")
+    with pytest.raises(WeightsError, match=r"is not a PyTorch file \(neither a zip archive"):
+        W.load_weights(tmp_path / "hello.pth")
+    (tmp_path / "bad.pth").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(WeightsError, match=r"cannot be read by torch\.load"):
+        W.load_weights(tmp_path / "bad.pth")

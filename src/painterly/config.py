@@ -17,6 +17,7 @@ from typing import Any
 from .errors import ConfigError
 from .fields import Bounds, FieldSpec, kind_of
 from .layers import check_layer
+from .paths import check_readable
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 OPTIMIZERS = ("lbfgs", "adam", "gd")
@@ -42,8 +43,8 @@ def parse_mask(spec: str) -> tuple[int, Path]:
 
 
 def _existing_file(path: str | Path) -> None:
-    if path and not Path(path).is_file():
-        raise ConfigError(f"mask '{path}' does not exist: check the path")
+    if path:
+        check_readable(path, "mask", ConfigError)  # missing, a folder, a link loop, …
 
 
 def _mask_spec(spec: str) -> None:
@@ -268,6 +269,10 @@ def validate(cfg: Config) -> None:
     own checks (from :data:`FIELDS`), then those between fields."""
     for spec in FIELDS.values():
         spec.check(getattr(cfg, spec.name))
+    if cfg.seed is not None and not -(2**63) <= cfg.seed < 2**64:  # what torch takes
+        raise ConfigError(
+            f"{{field}} {cfg.seed} is out of range: use a whole number from 0 to 2**64 - 1", "seed"
+        )
     if not cfg.content_layers and not cfg.style_layers:
         raise ConfigError(
             "no content and no style layers: name at least one layer", "content_layers"

@@ -13,6 +13,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import images
+from . import images, outputs
 from .config import FIELDS, PRESETS, Config, make_config
-from .errors import ConfigError, did_you_mean
-from .inputs import ImageLike
-from .record import write_json
+from .errors import ConfigError, OutputError, did_you_mean
+from .inputs import ImageLike, check_style_sizes
+from .record import save_pair_or_fallback, write_json
 from .targets import FeatureCache
-from .transfer import Progress, run
+from .transfer import Progress, run, schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,11 +94,17 @@ def _check_value(where: str, name: str, value: Any) -> Any:
         raise ConfigError(exc.worded(where), name) from None
 
 
-def parse_grid(text: str, source: str = "grid") -> tuple[str, dict[str, Any], list[Run]]:
+MAX_RUNS = 1000  # a larger grid must be asked for (--max-runs)
+
+
+def parse_grid(
+    text: str, source: str = "grid", max_runs: int = MAX_RUNS
+) -> tuple[str, dict[str, Any], list[Run]]:
     """A TOML grid → (preset, base options, runs: the Cartesian product of [grid]).
 
     ``preset = "article"`` (optional), ``[base]`` options for every run, and ``[grid]``
-    lists, one per varied option (``styles`` picks style images by index).
+    lists, one per varied option (``styles`` picks style images by index). A grid of
+    more than ``max_runs`` runs is refused before it is expanded.
     """
     try:
         data = tomllib.loads(text)
@@ -107,9 +114,17 @@ def parse_grid(text: str, source: str = "grid") -> tuple[str, dict[str, Any], li
     if unknown:
         raise ConfigError(f"{source}: unknown key '{unknown[0]}': use preset, [base] and [grid]")
     preset = data.get("preset", "default")
+    if not isinstance(preset, str):
+        raise ConfigError(f'{source}: preset = {preset!r} is not a name: write preset = "article"')
     if preset not in PRESETS:
         raise ConfigError(f"{source}: unknown preset '{preset}': use one of {', '.join(PRESETS)}")
-    base = {k: _check_value(f"{source}: base.{k}", k, v) for k, v in data.get("base", {}).items()}
+    base_table = data.get("base", {})
+    if not isinstance(base_table, dict):
+        raise ConfigError(
+            f"{source}: base = {base_table!r} is not a table: write [base] and one option "
+            "a line under it, e.g. iterations = 100"
+        )
+    base = {k: _check_value(f"{source}: base.{k}", k, v) for k, v in base_table.items()}
     grid = data.get("grid", {})
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"{source}: no [grid] table: add e.g. [grid] style_weight = [1, 10]")
@@ -120,6 +135,10 @@ def parse_grid(text: str, source: str = "grid") -> tuple[str, dict[str, Any], li
             raise ConfigError(f"{where} = {values!r} must be a list of values, e.g. [1, 10]")
         if not values:
             raise ConfigError(f"{where} is empty: give at least one value")
+        axes[name] = values
+    _check_count(source, axes, max_runs)
+    for name, values in axes.items():
+        where = f"{source}: grid.{name}"
         axes[name] = [_check_value(f"{where}[{i}]", name, v) for i, v in enumerate(values)]
     runs = []
     for combo in itertools.product(*axes.values()):
@@ -133,6 +152,16 @@ def parse_grid(text: str, source: str = "grid") -> tuple[str, dict[str, Any], li
         except ConfigError as exc:
             raise ConfigError(f"{source}: run '{r.name.replace(chr(10), ', ')}': {exc}") from None
     return preset, base, runs
+
+
+def _check_count(source: str, axes: Mapping[str, Sequence[Any]], max_runs: int) -> None:
+    count = math.prod(len(values) for values in axes.values())
+    if count > max_runs:
+        sizes = " × ".join(str(len(values)) for values in axes.values())
+        raise ConfigError(
+            f"{source}: the grid has {sizes} = {count:,} runs, over the limit of {max_runs:,}: "
+            "shorten its lists, or raise the limit with --max-runs"
+        )
 
 
 def _show(value: Any) -> str:
@@ -175,6 +204,10 @@ def run_grid(
     configs = [make_config(preset, **{**base, **r.options}) for r in runs]  # validate first
     content = images.load_image(content)  # read once for every run
     styles = [images.load_image(s) for s in styles]
+    for r, cfg in zip(runs, configs, strict=True):  # every size works, before any run
+        plan = schedule(cfg, *content.shape[-2:])
+        check_style_sizes(cfg, [images.load_image(styles[i]) for i in r.styles], plan)
+    out = folder(out)
     cache = FeatureCache()
     rows, histories, reused = [], {}, 0
     for index, (r, cfg) in enumerate(zip(runs, configs, strict=True)):
@@ -225,8 +258,7 @@ def _one(
         raise KeyboardInterrupt
     record = result.record({"styles": list(r.styles), "name": r.name})
     record["history"] = result.history
-    images.save_image(result.image, path)
-    write_json(path.with_suffix(".json"), record)  # written last: marks the run done
+    save_pair_or_fallback(result.image, path, record)  # the record marks the run done
     return record
 
 
@@ -268,8 +300,25 @@ def caption(row: Mapping[str, Any], name: str) -> str:
 
 def folder(path: str | os.PathLike[str]) -> Path:
     """The output folder, created if missing; an existing file there is an error."""
+    out = check_folder(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"folder '{out}' cannot be created: {outputs.reason(exc)}") from None
+    outputs.check_writable(out / "results.json", "experiment output")
+    return out
+
+
+def check_folder(path: str | os.PathLike[str]) -> Path:
+    """Check, creating nothing, that the output folder can be written (or created)."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"'{out}' is a file: give a folder for the experiment's images")
-    out.mkdir(parents=True, exist_ok=True)
+    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor))
+    failure: OSError | None = None
+    if not existing.is_dir():
+        failure = NotADirectoryError(0, f"'{existing}' is a file")
+    failure = failure or outputs.probe(existing)
+    if failure is not None:
+        raise OutputError(f"folder '{out}' cannot be written: {outputs.reason(failure)}")
     return out

@@ -10,12 +10,10 @@ an interrupted run never leaves a half-written image. PNG and TIFF can also be w
 
 from __future__ import annotations
 
-import errno
 import io
 import math
 import os
 import re
-import stat
 import struct
 import warnings
 import zlib
@@ -28,10 +26,14 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, OutputError
 from .outputs import atomic_write, check_writable, reason
+from .paths import check_readable
 
-__all__ = ["atomic_write"]  # re-exported: written files go through painterly.outputs
+__all__ = ["atomic_write", "check_readable"]  # re-exported from outputs and paths
 
 MAX_INPUT_PIXELS = 100_000_000  # 100 MP: larger files are refused before decoding
+# Files above 16 MP are decoded at a reduced size when a much smaller one is asked for
+# (smaller files are decoded in full, so their pixels are exactly as before).
+REDUCE_ABOVE_PIXELS = 16_000_000
 OUTPUT_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -49,8 +51,9 @@ _SRGB_ICC = ImageCms.ImageCmsProfile(_SRGB).tobytes()
 def open_image(path: str | os.PathLike[str], max_side: int | None = None) -> Image.Image:
     """Open and fully decode an image file as 8-bit RGB, oriented and in sRGB.
 
-    With ``max_side``, a file much larger than that is decoded smaller (JPEG's DCT
-    scaling, else Pillow's ``reduce``), never under twice ``max_side``, to save memory.
+    With ``max_side``, a file of more than 16 MP much larger than that is decoded
+    smaller (JPEG's DCT scaling, else Pillow's ``reduce``), never under twice
+    ``max_side``, to save memory.
     """
     path = Path(path)
     check_readable(path, "image")
@@ -78,33 +81,6 @@ def open_image(path: str | os.PathLike[str], max_side: int | None = None) -> Ima
         raise ImageError(f"image '{path}' does not fit in memory: downscale it first") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"image '{path}' is truncated or corrupt ({exc}): re-export it") from None
-
-
-def check_readable(path: Path, what: str) -> None:
-    """Raise :class:`ImageError` naming why ``path`` is not a readable file: missing, a
-    folder, a symbolic-link loop, or not permitted."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ImageError(f"{what} '{path}' {_why_not(exc)}") from None
-    if stat.S_ISDIR(mode):
-        raise ImageError(f"{what} '{path}' is a folder, not a file: name a file in it")
-    if not stat.S_ISREG(mode):
-        raise ImageError(f"{what} '{path}' is not a regular file: give an image file")
-
-
-def _why_not(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "is a loop of symbolic links: point the link at a real file"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "cannot be reached: permission denied"
-    if exc.errno == errno.ENOTDIR:
-        return "does not exist (a part of the path is a file, not a folder): check the path"
-    if exc.errno == errno.ENAMETOOLONG:
-        return "has too long a name: check the path"
-    if exc.errno == errno.ENOENT:
-        return "does not exist: check the path"
-    return f"cannot be read ({exc.strerror}): check the path"
 
 
 def _check_pixels(path: Path, width: int, height: int) -> None:
@@ -135,7 +111,7 @@ def _decode(img: Image.Image, max_side: int | None) -> Image.Image:
 
 
 def _reduction(size: tuple[int, int], max_side: int | None) -> int:
-    if not max_side:
+    if not max_side or size[0] * size[1] <= REDUCE_ABOVE_PIXELS:
         return 1
     return min(max(size) // (2 * max_side), min(size) // 64)
 
@@ -268,6 +244,8 @@ def check_output_path(path: str | os.PathLike[str], bit_depth: int = 8) -> Path:
     """Validate an output path before any work: known extension, a format that holds
     the bit depth, and a file that can be created there (tried, then removed)."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"output '{path}' is a folder: name a file, e.g. '{path / 'out.png'}'")
     if path.suffix.lower() not in OUTPUT_FORMATS:
         raise OutputError(
             f"output '{path}' has extension '{path.suffix}': use one of "

@@ -60,6 +60,36 @@ class _Average:
         return self.mean if self.decay else self.mean.detach()
 
 
+WEIGHTS = {"style": "style_weight", "content": "content_weight", "tv": "tv_weight"}
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
+def nonfinite_loss(cfg: Config, losses: dict[str, float], step: int) -> ConfigError:
+    """The error for a NaN or infinite loss, naming its cause: a weight so large that
+    its term overflows float32, a term that is NaN or infinite itself, or (later in a
+    run) too large a step of the optimiser."""
+    for part, name in WEIGHTS.items():
+        weight, value = getattr(cfg, name), losses[part]
+        if math.isfinite(value) and abs(weight * value) > FLOAT32_MAX:
+            return ConfigError(
+                f"the {part} weight {weight:g} is too large: times the {part} loss "
+                f"({value:.3g}) it overflows float32; lower {{field}} (what counts is the "
+                "ratio of the weights)",
+                name,
+            )
+    broken = [part for part in WEIGHTS if not math.isfinite(losses[part])]
+    if broken or step == 1:
+        part = broken[0] if broken else "total"
+        return ConfigError(
+            f"the {part} loss is NaN or infinite at step {step}: check the images and weights"
+        )
+    if cfg.optimizer == "lbfgs":
+        return ConfigError(
+            f"the loss became NaN or infinite at step {step}: try {{field}} adam", "optimizer"
+        )
+    return ConfigError(f"the loss became NaN or infinite at step {step}: lower {{field}}", "lr")
+
+
 class Loop:
     """Runs the optimiser at one scale after another of ``plan``, keeping the history
     and reporting progress; ``present`` turns the optimised pixels into the picture a
@@ -103,9 +133,7 @@ class Loop:
                 terms = opt.step(lambda: self.extractor.loss_and_grad(x, objective))
                 losses = terms.as_floats()
                 if not math.isfinite(losses["total"]):
-                    raise ConfigError(
-                        "the loss became NaN or infinite: lower the learning rate ({field})", "lr"
-                    )
+                    raise nonfinite_loss(self.cfg, losses, len(self.history) + 1)
                 average.update(x)
                 self._report(losses, scale, scales, average.value)
                 if self.stopped:

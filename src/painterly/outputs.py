@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import OutputError, SavedElsewhere
 
 try:
     import fcntl
@@ -32,12 +32,20 @@ def check_writable(path: Path, what: str = "output") -> None:
     folder = path.parent
     if not folder.is_dir():
         raise OutputError(f"{what} folder '{folder}' does not exist: create it first")
+    failure = probe(folder, path.name)
+    if failure is not None:
+        raise OutputError(f"{what} '{path}' cannot be created: {reason(failure)}")
+
+
+def probe(folder: Path, name: str = "painterly") -> OSError | None:
+    """Create and remove a temporary file in ``folder``; the error if that fails."""
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=folder)
+        fd, tried = tempfile.mkstemp(prefix=f".{name}.", suffix=".check", dir=folder)
     except OSError as exc:
-        raise OutputError(f"{what} '{path}' cannot be created: {reason(exc)}") from None
+        return exc
     os.close(fd)
-    os.unlink(probe)
+    os.unlink(tried)
+    return None
 
 
 def reason(exc: OSError) -> str:
@@ -48,6 +56,8 @@ def reason(exc: OSError) -> str:
         return "the folder is on a read-only file system; choose another folder"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "the disk is full; free some space or choose another disk"
+    if exc.errno == errno.ENOENT:
+        return "new files cannot be created in that folder; choose another folder"
     if exc.errno == errno.EISDIR:
         return "a folder has that name; name a file"
     return f"{exc.strerror or exc}; choose another path"
@@ -138,3 +148,24 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
             part.unlink(missing_ok=True)
             raise
         fsync_folder(path.parent)
+
+
+def fallback_path(path: Path) -> Path:
+    """A new name for ``path`` in the temporary folder, e.g. ``/tmp/painterly-out-3f9c.png``."""
+    fd, name = tempfile.mkstemp(prefix=f"painterly-{path.stem}-", suffix=path.suffix)
+    os.close(fd)
+    return Path(name)
+
+
+def write_or_fallback(path: Path, write: Callable[[Path], object]) -> Path:
+    """:func:`atomic_write`; if that fails, write to :func:`fallback_path` instead and
+    raise :class:`SavedElsewhere` naming the cause and the place."""
+    try:
+        atomic_write(path, write)
+        return path
+    except OSError as exc:
+        spare = fallback_path(path)
+        atomic_write(spare, write)
+        raise SavedElsewhere(
+            f"could not write '{path}' ({reason(exc)}): saved it to '{spare}' instead", str(spare)
+        ) from None

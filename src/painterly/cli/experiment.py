@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from .. import experiment, figures
+from .. import experiment, figures, images
 from ..config import INITS, PRESETS
-from ..errors import ConfigError
+from ..errors import ConfigError, ImageError
 from ..sheets import contact_sheet, save_sheet
 from ..transfer import Progress
 from . import signals
@@ -43,6 +43,19 @@ class _Events:
             self.bar = None
 
 
+def _read_grid(path: Path) -> str:
+    """The text of a grid file, or one line saying why it cannot be read."""
+    try:
+        images.check_readable(path, "grid file")
+        return path.read_text(encoding="utf-8")
+    except ImageError as exc:
+        raise ConfigError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"grid file '{path}' is not a text (UTF-8 TOML) file") from None
+    except OSError as exc:
+        raise ConfigError(f"grid file '{path}' cannot be read ({exc.strerror})") from None
+
+
 @click.command(short_help="Run the article's experiments, or a TOML grid.")
 @click.argument("content", type=click.Path(path_type=Path))
 @click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -67,6 +80,12 @@ class _Events:
     default="content",
     help="start from the photo or from noise, as the article allows both  [content]",
 )
+@click.option(
+    "--max-runs",
+    type=click.IntRange(1),
+    default=experiment.MAX_RUNS,
+    help=f"refuse a grid of more runs  [default: {experiment.MAX_RUNS}]",
+)
 @click.option("--plot", is_flag=True, help="also write losses.png, every run's loss curves")
 @click.option("-q", "--quiet", is_flag=True, help="no progress")
 def experiment_cmd(
@@ -79,6 +98,7 @@ def experiment_cmd(
     iterations: int | None,
     seed: int,
     init: str,
+    max_runs: int,
     plot: bool,
     quiet: bool,
 ) -> None:
@@ -97,8 +117,7 @@ def experiment_cmd(
     if plot:
         figures.require()
     for path in (content, *styles):
-        if not path.is_file():
-            raise ConfigError(f"image '{path}' does not exist: check the path")
+        images.check_readable(path, "image")
     base: dict[str, Any] = {"size": size, "seed": seed, "init": init}
     if iterations is not None:
         base["iterations"] = iterations
@@ -106,14 +125,12 @@ def experiment_cmd(
         chosen = preset or "article"
         runs = experiment.article_grid(chosen, len(styles))
     else:
-        try:
-            text = grid_file.read_text()
-        except OSError as exc:
-            raise ConfigError(f"grid file '{grid_file}' cannot be read ({exc.strerror})") from None
-        chosen, grid_base, runs = experiment.parse_grid(text, grid_file.name)
+        chosen, grid_base, runs = experiment.parse_grid(
+            _read_grid(grid_file), grid_file.name, max_runs
+        )
         chosen = preset or chosen
         base = {**base, **grid_base}
-    out = experiment.folder(output)
+    out = experiment.check_folder(output)  # created once the grid is found valid
     events = _Events(quiet)
     with signals.stops_the_run():  # SIGTERM stops it as Ctrl-C does; run it again to resume
         try:

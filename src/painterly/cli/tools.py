@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .. import outputs
 from .. import weights as weights_mod
 from ..download import download
 from ..errors import WeightsError
@@ -88,8 +89,7 @@ def export(output: Path, source: str | None) -> None:
     """Write the weights as .safetensors (with their input convention)."""
     if output.suffix != ".safetensors":
         raise click.BadParameter(f"'{output}' must end in .safetensors", param_hint="OUTPUT")
-    if not output.parent.is_dir():
-        raise click.BadParameter(f"folder '{output.parent}' does not exist: create it first")
+    outputs.check_writable(output)
     weights_mod.save_safetensors(weights_mod.load_weights(source), output)
     click.echo(f"Saved {output}")
 
