@@ -187,8 +187,9 @@ def test_real_subprocess(tmp_path: Path, content_path: Path, style_path: Path) -
     assert bad.returncode == 2 and bad.stderr.startswith("painterly: error: image 'x.jpg'")
 
 
-def test_ctrl_c_keeps_the_image_reached(
-    tmp_path: Path, content_path: Path, style_path: Path
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_keep_the_image_reached(
+    tmp_path: Path, content_path: Path, style_path: Path, signum: str
 ) -> None:
     import signal
     import time
@@ -215,7 +216,7 @@ def test_ctrl_c_keeps_the_image_reached(
     deadline = time.monotonic() + 120
     while not (tmp_path / "int.step0002.png").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signum))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     record = json.loads(out.with_suffix(".json").read_text())
