@@ -222,7 +222,7 @@ def reconstruct(
 
     if not every:
         styles = None if style_layers is None else _names(style_layers, STYLE_LAYERS)
-        run(content_layer, styles).save(output)
+        run(content_layer, styles).save_or_fallback(output)
         click.echo(f"Wrote {output}")
         return
     cells: list[Cell] = []
