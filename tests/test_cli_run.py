@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from conftest import FailsWith
-from painterly import record
 from painterly.cli import main
 
 FAST = ["--iterations", "2", "--seed", "0", "-q"]
@@ -85,7 +84,7 @@ def test_a_write_failing_at_the_end_saves_elsewhere(
             raise OSError(28, "No space left on device")
         real(src, dst)
 
-    monkeypatch.setattr(record.os, "replace", full)
+    monkeypatch.setattr(os, "replace", full)
     out = tmp_path / "out.png"
     argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "32"]
     assert main([*argv, *FAST]) == 1

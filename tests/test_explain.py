@@ -86,7 +86,7 @@ def test_style_reconstruction_keeps_colours_not_layout(style_path: Path) -> None
 
 def test_feature_maps_too_small_for_the_layer_name_the_size(content_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"32×24 px, under the 32 px .* block5_pool needs: use --size 42"
+        ConfigError, match=r"32×24 px, under the 32 px .* block5_pool needs: use size 42"
     ):
         explain.feature_maps(content_path, ["block5_pool"], size=32)
     assert explain.feature_maps(content_path, ["block5_pool"], size=42)["block5_pool"].shape == (

@@ -212,8 +212,8 @@ def test_a_panorama_drops_only_the_scales_too_thin_for_its_layers() -> None:
     ("shape", "size", "message"),
     [
         ((1, 10000), 512, "would be 512×1 px, thinner than the 16 px that layer block5_conv1"),
-        ((300, 400), 16, "use --size 21 or more"),  # a 4:3 photo at --size 16
-        ((100, 1200), 128, "use --size 186 or more"),
+        ((300, 400), 16, "use size 21 or more"),  # a 4:3 photo at --size 16
+        ((100, 1200), 128, "use size 186 or more"),
     ],
 )
 def test_an_output_too_thin_names_the_smallest_size(

@@ -36,8 +36,9 @@ def feature_maps(
     if min(x.shape[-2:]) < need:
         side = images.side_for(x.shape[-2], x.shape[-1], need)
         raise ConfigError(
-            f"at size {size} the image is {x.shape[-1]}×{x.shape[-2]} px, under the {need} px "
-            f"on each side that layer {deepest(layers)} needs: use --size {side} or more"
+            f"at {{field}} {size} the image is {x.shape[-1]}×{x.shape[-2]} px, under the {need} "
+            f"px on each side that layer {deepest(layers)} needs: use {{field}} {side} or more",
+            "size",
         )
     net = VGG19Features(load_weights(weights), layers)
     with torch.no_grad():

@@ -32,7 +32,7 @@ def blend(painting: torch.Tensor, photo: torch.Tensor, strength: float) -> torch
     0.25
     """
     if not 0 <= strength <= 1:  # also refuses NaN
-        raise ConfigError(f"strength must be between 0 and 1, got {strength}: try 0.6")
+        raise ConfigError(f"{{field}} must be between 0 and 1, got {strength}: try 0.6", "strength")
     if strength == 1:
         return painting
     photo = images.resize(photo.to(painting), (painting.shape[-2], painting.shape[-1]))
