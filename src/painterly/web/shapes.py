@@ -15,7 +15,8 @@ from PIL import Image
 
 from .. import images
 from ..config import Config
-from ..inputs import style_size
+from ..errors import ConfigError
+from ..inputs import MAX_STYLE_STRETCH, style_size
 from ..layers import INDEX, deepest, layer_shapes
 from ..transfer import schedule
 from .form import FormError
@@ -37,7 +38,10 @@ def _sizes(
     cfg: Config, photo: tuple[int, int], style: tuple[int, int] | None
 ) -> list[tuple[int, int]]:
     """Every size the photo (or, given ``style``, that style image) takes in a run."""
-    plan = [hw for hw, _ in schedule(cfg, *photo)]
+    try:
+        plan = [hw for hw, _ in schedule(cfg, *photo)]
+    except ConfigError:  # too thin even at cfg.size: that size is the one that fails
+        plan = [images.fit_size(*photo, cfg.size)]
     if style is None:
         return plan
     shape = torch.empty((0, *style))  # style_size reads only the shape
@@ -45,7 +49,12 @@ def _sizes(
 
 
 def _fits(cfg: Config, photo: tuple[int, int], style: tuple[int, int] | None, layer: str) -> bool:
-    return all(reaches(hw, layer) for hw in _sizes(cfg, photo, style))
+    sizes = _sizes(cfg, photo, style)
+    if style is not None:  # a style image is enlarged to the layer's need, within limits
+        plan = _sizes(cfg, photo, None)
+        if any(max(s) > MAX_STYLE_STRETCH * max(hw) for s, hw in zip(sizes, plan, strict=True)):
+            return False
+    return all(reaches(hw, layer) for hw in sizes)
 
 
 def _smallest_size(
