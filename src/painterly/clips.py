@@ -117,7 +117,7 @@ def _read_video(path: Path, fps: float | None) -> Clip:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise ImageError(f"input '{path}' has no video stream: give a video file")
+                raise ImageError(f"input '{path}' holds no video frames: give another file")
             stream = container.streams.video[0]
             rate = Fraction(stream.average_rate or stream.guessed_rate or FOLDER_FPS)
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
@@ -128,7 +128,7 @@ def _read_video(path: Path, fps: float | None) -> Clip:
             "give a video file, a folder of frames or a quoted glob"
         ) from None
     if not frames:
-        raise ImageError(f"input '{path}' is a video with no frames: give another file")
+        raise ImageError(f"input '{path}' holds no video frames: give another file")
     clip = Clip(frames, rate, path if has_audio else None)
     return clip if fps is None else _resample(clip, Fraction(fps).limit_denominator(1001))
 

@@ -45,7 +45,7 @@ class VideoSettings:
     """What a clip adds to :class:`Config` (defaults chosen in ``benchmarks/video.py``)."""
 
     temporal_weight: float = 200.0  # weight of the temporal loss (0: warm start only)
-    frame_iterations: int = 30  # steps of each warm-started frame, at the final size only
+    frame_iterations: int = 20  # steps of each warm-started frame, at the final size only
     long_term: bool = False  # also hold each frame to frames t−2 and t−4
     passes: int = 1  # further passes run over the clip in alternating directions
     warm_start: bool = True  # False: every frame on its own (for comparisons)
@@ -154,16 +154,8 @@ def render(
     if not style_images:
         raise ConfigError("no style image given: give at least one")
     clip = clips.read_clip(source, cfg.size, span, fps)
-    identity = {
-        "input": str(source),
-        "frames": list(span),
-        "resample_fps": fps,
-        "styles": [str(s) if isinstance(s, (str, os.PathLike)) else "image" for s in styles],
-        "config": cfg.to_json(),
-        "video": _settings_json(settings),
-    }
-    work = out if kind == "folder" else out.with_name(out.name + ".frames")
-    job = _Job(cfg, settings, clip, style_images, work, _open_state(work, identity))
+    identity = clip_identity(cfg, settings, source, styles, span, fps)
+    job = _Job(cfg, settings, clip, style_images, work_folder(out), _open_state(out, identity))
     started = time.perf_counter()
     interrupted = _run_passes(job, progress)
     done = _frames_done(job)
@@ -176,14 +168,40 @@ def render(
     return VideoResult(out, done, interrupted, record)
 
 
+def clip_identity(
+    cfg: Config,
+    settings: VideoSettings,
+    source: str | os.PathLike[str],
+    styles: Sequence[ImageLike],
+    span: tuple[int | None, int | None],
+    fps: float | None,
+) -> dict[str, Any]:
+    """What must agree for a run to continue the frames of an earlier one."""
+    return {
+        "input": str(source),
+        "frames": list(span),
+        "resample_fps": fps,
+        "styles": [str(s) if isinstance(s, (str, os.PathLike)) else "image" for s in styles],
+        "config": cfg.to_json(),
+        "video": _settings_json(settings),
+    }
+
+
+def work_folder(out: Path) -> Path:
+    """Where the frames of ``out`` are written as they finish: the output itself for a
+    folder, else ``<output>.frames`` beside it."""
+    return out if clips.check_output(out) == "folder" else out.with_name(out.name + ".frames")
+
+
 def _settings_json(settings: VideoSettings) -> dict[str, Any]:
     data = asdict(settings)
     data["flow"] = settings.flow.to_json()
     return data
 
 
-def _open_state(work: Path, identity: dict[str, Any]) -> dict[str, Any]:
-    """The state of an earlier run of the same clip in ``work``, or a new one."""
+def _open_state(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
+    """The state of an earlier run of the same clip, or a new one."""
+    work = work_folder(out)
     state_file = work / STATE
     if state_file.is_file():
         state: dict[str, Any] = json.loads(state_file.read_text())

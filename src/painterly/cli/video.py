@@ -86,7 +86,7 @@ def _settings(options: dict[str, Any]) -> VideoSettings:
 @click.option("--fps", type=float, help="resample a video to this rate (a folder's rate: 24)")
 @click.option("--temporal-weight", type=float, help="weight of the temporal loss  [default: 200]")
 @click.option(
-    "--frame-iterations", type=int, help="steps of each warm-started frame  [default: 30]"
+    "--frame-iterations", type=int, help="steps of each warm-started frame  [default: 20]"
 )
 @click.option("--long-term/--no-long-term", default=None, help="also hold to frames t-2, t-4")
 @click.option("--passes", type=int, help="passes over the clip, alternating  [default: 1]")
