@@ -209,6 +209,13 @@ def test_bad_inputs_fail_with_one_line_and_write_nothing(
     for source, target, message in cases:
         fails_with(["video", str(source), str(style_path), "-o", str(target)], message)
         assert not target.exists() and not target.with_name(target.name + ".frames").exists()
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    fails_with(
+        ["video", str(panning), str(style_path), "-o", str(plain)], "is a file, not a folder"
+    )
+    assert plain.read_text() == "" and not (tmp_path / "plain.json").exists()
+    plain.unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "empty.mp4",
         "fake.mp4",

@@ -178,8 +178,10 @@ def check_output(path: Path) -> str:
     """The kind of output ``path`` asks for (an extension, or ``folder``), before any
     work: a known kind in an existing folder."""
     kind = path.suffix.lower()
-    if not kind or path.is_dir():
+    if path.is_dir() or (not kind and not path.exists()):
         kind = "folder"
+    elif not kind:
+        raise OutputError(f"output '{path}' is a file, not a folder: choose another output")
     elif kind not in (*VIDEO_OUTPUTS, ".gif"):
         raise OutputError(
             f"output '{path}' has extension '{path.suffix}': use one of "
@@ -188,6 +190,8 @@ def check_output(path: Path) -> str:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"output folder '{parent}' does not exist: create it first")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"output folder '{parent}' is not writable: choose another output")
     return kind
 
 

@@ -213,7 +213,12 @@ def _open_state(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
         return state
     if work.is_dir() and any(work.iterdir()):
         raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
-    work.mkdir(exist_ok=True)
+    try:
+        work.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write '{work}' ({exc.strerror}): choose another output"
+        ) from None
     return {"identity": identity, "pass": 1, "done": 0, "frames": []}
 
 
@@ -295,7 +300,9 @@ def _stylise(job: _Job, pass_: int, t: int, before: list[int]) -> Result | None:
     own = job.painting(t) if pass_ > 1 else None
     start = warm_start(photo, near, own)
     loss = _temporal_loss(cfg, near, settings.temporal_weight)
-    warm = cfg.replace(scales=1, iterations=settings.frame_iterations, init="content")
+    # A warm start is already near the answer: a few steps at the final size only, and
+    # a time budget (--time) is the first frame's alone.
+    warm = cfg.replace(scales=1, iterations=settings.frame_iterations, time=None)
     return run(warm, photo, job.styles, cache=job.cache, start=start, extra_loss=loss)
 
 

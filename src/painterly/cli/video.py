@@ -19,22 +19,23 @@ from .options import config_options
 
 
 class _FrameBar:
-    """A tqdm bar over frames, with the time left (on a terminal only)."""
+    """A tqdm bar over frames, with the time left (on a terminal only); made at the
+    first frame this run finishes, so that frames kept from an earlier run do not
+    count in its pace."""
 
     def __init__(self, quiet: bool) -> None:
+        self.show = not quiet and sys.stderr.isatty()
         self.bar: Any = None
-        if not quiet and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=0, unit="frame", dynamic_ncols=True)
 
     def __call__(self, info: FrameProgress) -> None:
-        if self.bar is None:
+        if not self.show:
             return
-        if self.bar.total != info.total:  # the first frame of this run: skip the done ones
-            self.bar.reset(total=info.total)
-            self.bar.update(info.done - 1)
-            self.bar.start_t = self.bar._time()  # time left from this run's pace only
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=info.total, initial=info.done - 1, unit="frame", dynamic_ncols=True
+            )
         style = info.losses.get("style", float("nan"))
         self.bar.set_postfix_str(f"pass {info.pass_}, {info.seconds:.1f} s, style {style:.3g}")
         self.bar.update(info.done - self.bar.n)
