@@ -204,10 +204,12 @@ def test_bad_inputs_fail_with_one_line_and_write_nothing(
         (mixed, out, "give frames of one size"),
         (tmp_path / "none", out, "holds no frames"),
         (panning, tmp_path / "o.avi", "has extension '.avi'"),
+        (f"{panning}/*.png --fps 0", out, "fps must be between 0 and 1000"),
         (panning, fake / "o.mp4", "does not exist"),
     ]
     for source, target, message in cases:
-        fails_with(["video", str(source), str(style_path), "-o", str(target)], message)
+        source, *more = str(source).split()
+        fails_with(["video", source, str(style_path), "-o", str(target), *more], message)
         assert not target.exists() and not target.with_name(target.name + ".frames").exists()
     plain = tmp_path / "plain"
     plain.write_text("")

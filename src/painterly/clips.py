@@ -66,6 +66,8 @@ def read_clip(
     """Read a video file, a folder of frames or a glob of them; ``fps`` resamples a video
     (or sets a folder's rate), ``frames`` picks a range after that, and every frame is
     resized so that its longest side is ``size`` (``None``: kept as it is)."""
+    if fps is not None and not 0 < fps < 1000:
+        raise ImageError(f"fps must be between 0 and 1000, got {fps}: try 12 or 24")
     text = str(source)
     path = Path(text)
     if path.is_dir() or (not path.exists() and glob.has_magic(text)):

@@ -33,9 +33,7 @@ class _FrameBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(
-                total=info.total, initial=info.done - 1, unit="frame", dynamic_ncols=True
-            )
+            self.bar = tqdm(total=info.total, initial=info.done, unit="frame", dynamic_ncols=True)
         style = info.losses.get("style", float("nan"))
         self.bar.set_postfix_str(f"pass {info.pass_}, {info.seconds:.1f} s, style {style:.3g}")
         self.bar.update(info.done - self.bar.n)
@@ -115,8 +113,6 @@ def video(
     """
     names = ("temporal_weight", "frame_iterations", "long_term", "passes", "flow_preset")
     settings = _settings({k: options.pop(k) for k in (*names, "independent")})
-    if fps is not None and fps <= 0:
-        raise click.BadParameter(f"--fps must be > 0, got {fps}")
     cfg = make_config(**options)
     frames = clips.parse_range(span) if span else (None, None)
     bar = _FrameBar(quiet)
