@@ -122,11 +122,9 @@ def strip(rows: dict[str, Path], source: Path, picks: range, target: Path) -> No
         [images.load_image(sorted(folder.glob("*.png"))[t]) for t in picks]
         for folder in rows.values()
     ]
-    size = lines[-1][0].shape[-2:]
+    size = (int(lines[-1][0].shape[-2]), int(lines[-1][0].shape[-1]))
     grid = [
-        np.concatenate(
-            [np.array(images.tensor_to_pil(images.resize(x, tuple(size)))) for x in line], 1
-        )
+        np.concatenate([np.array(images.tensor_to_pil(images.resize(x, size))) for x in line], 1)
         for line in lines
     ]
     target.parent.mkdir(parents=True, exist_ok=True)

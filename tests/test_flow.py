@@ -16,7 +16,7 @@ def texture(h: int = 32, w: int = 48, seed: int = 0) -> np.ndarray:
     for _ in range(12):
         fy, fx, phase = rng.uniform(0.1, 0.5), rng.uniform(0.1, 0.5), rng.uniform(0, 6)
         out += rng.uniform(0, 1, 3) * np.sin(fy * ys + fx * xs + phase)[..., None]
-    return (out - out.min()) / (out.max() - out.min())
+    return np.asarray((out - out.min()) / (out.max() - out.min()), dtype=np.float32)
 
 
 def shift_flow(h: int, w: int, dx: float, dy: float = 0.0) -> np.ndarray:
