@@ -7,13 +7,16 @@ from .config import Config, make_config
 from .errors import PainterlyError
 from .record import Result
 from .transfer import Progress, stylize
+from .video import VideoSettings, video
 
 __all__ = [
     "Config",
     "PainterlyError",
     "Progress",
     "Result",
+    "VideoSettings",
     "__version__",
     "make_config",
     "stylize",
+    "video",
 ]

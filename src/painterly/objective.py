@@ -3,7 +3,7 @@ computed once and held as buffers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,9 +27,16 @@ class LossTerms:
     content: torch.Tensor
     style: torch.Tensor
     tv: torch.Tensor
+    extra: torch.Tensor | None = None  # the pixel term a caller added (weighted), if any
 
     def as_floats(self) -> dict[str, float]:
-        return {k: float(getattr(self, k).detach()) for k in ("total", "content", "style", "tv")}
+        names = ("total", "content", "style", "tv") + (("extra",) if self.extra is not None else ())
+        return {k: float(getattr(self, k).detach()) for k in names}
+
+
+# A caller's own term on the optimised pixels (1×3×h×w at the current scale), already
+# weighted, added to the total: the temporal loss of painterly.video is one.
+PixelLoss = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Objective(nn.Module):
@@ -73,6 +80,7 @@ class Objective(nn.Module):
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
+        self.extra: PixelLoss | None = None
 
     def forward(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> LossTerms:
         zero = image.new_zeros(())
@@ -86,7 +94,10 @@ class Objective(nn.Module):
                 style = style + weight * self.layer_weights[layer] * module(features[layer])
         tv = total_variation(image) if self.tv_weight else zero
         total = self.style_weight * style + self.content_weight * content + self.tv_weight * tv
-        return LossTerms(total, content, style, tv)
+        if self.extra is None:
+            return LossTerms(total, content, style, tv)
+        extra = self.extra(image)
+        return LossTerms(total + extra, content, style, tv, extra)
 
 
 def _style_module(

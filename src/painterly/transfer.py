@@ -30,7 +30,7 @@ from .loop import Loop
 from .loop import Progress as Progress
 from .loop import ProgressFn as ProgressFn
 from .memory import check_fits
-from .objective import LossTerms, Objective, objective_for
+from .objective import LossTerms, Objective, PixelLoss, objective_for
 from .record import Result
 from .runtime import pick_device, resolve_precision
 from .targets import FeatureCache
@@ -126,9 +126,16 @@ def run(
     *,
     progress: ProgressFn | None = None,
     cache: FeatureCache | None = None,
+    start: torch.Tensor | None = None,
+    extra_loss: PixelLoss | None = None,
 ) -> Result:
     """Run a transfer for a resolved :class:`Config`; ``cache`` shares the targets'
-    features with other runs (see :mod:`painterly.targets`)."""
+    features with other runs (see :mod:`painterly.targets`).
+
+    ``start`` (a picture, 1×3×H×W in [0, 1]) replaces ``cfg.init`` as the first scale's
+    start image; ``extra_loss`` adds a caller's term on the pixels to the objective at
+    every scale (both serve :mod:`painterly.video`).
+    """
     started = time.perf_counter()
     if isinstance(styles, (str, os.PathLike)):
         styles = [styles]
@@ -151,10 +158,11 @@ def run(
     image: torch.Tensor | None = None
     ends = deadlines(plan)
     for index, (hw, steps) in enumerate(plan):
-        start = _start_image(cfg, inputs, hw, image, generator)
+        first = _start_image(cfg, inputs, hw, image, generator, start)
         objective = _objective(cfg, extractor, inputs, image_weights, hw, plan[-1][0])
+        objective.extra = extra_loss
         deadline = None if cfg.time is None else cfg.time * ends[index]
-        image = loop.optimise(objective, start, steps, index, len(plan), deadline)
+        image = loop.optimise(objective, first, steps, index, len(plan), deadline)
         if loop.stopped:
             break
     assert image is not None
@@ -200,9 +208,12 @@ def _start_image(
     hw: tuple[int, int],
     previous: torch.Tensor | None,
     generator: torch.Generator,
+    given: torch.Tensor | None = None,
 ) -> torch.Tensor:
     if previous is not None:  # coarse-to-fine: start from the last scale's result
         return images.resize(previous.detach().cpu().clamp(0, 1), hw)
+    if given is not None:
+        return images.resize(inputs.start(given), hw)
     if cfg.init == "content":
         return images.resize(inputs.content, hw)
     if cfg.init == "noise":

@@ -20,6 +20,7 @@ from .options import flag, gather_lists
 from .run import blend, demo, stylize
 from .serve import serve
 from .tools import layers, score, weights
+from .video import video, video_score
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,8 @@ def cli(verbose: bool) -> None:
 
 for command in (stylize, blend, demo, layers, weights, score, features, gram, reconstruct, serve):
     cli.add_command(command)
+cli.add_command(video)
+cli.add_command(video_score)
 cli.add_command(experiment_cmd, name="experiment")
 
 

@@ -1,0 +1,164 @@
+"""``painterly video`` and ``painterly video-score``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import clips, flow
+from ..config import make_config
+from ..errors import ImageError
+from ..video import FrameProgress, VideoSettings, render
+from .options import config_options
+
+
+class _FrameBar:
+    """A tqdm bar over frames, with the time left (on a terminal only); made at the
+    first frame this run finishes, so that frames kept from an earlier run do not
+    count in its pace."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.show = not quiet and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __call__(self, info: FrameProgress) -> None:
+        if not self.show:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=info.total, initial=info.done, unit="frame", dynamic_ncols=True)
+        style = info.losses.get("style", float("nan"))
+        self.bar.set_postfix_str(f"pass {info.pass_}, {info.seconds:.1f} s, style {style:.3g}")
+        self.bar.update(info.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the run as Ctrl-C does, so the frames done are kept and encoded."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _settings(options: dict[str, Any]) -> VideoSettings:
+    defaults = VideoSettings()
+    chosen = {k: v for k, v in options.items() if v is not None}
+    preset = chosen.pop("flow_preset", None)
+    independent = chosen.pop("independent", False)
+    return VideoSettings(
+        **chosen,
+        warm_start=not independent,
+        flow=flow.FlowSettings(preset) if preset else defaults.flow,
+    )
+
+
+@click.command(short_help="Stylise a video or a folder of frames, without flicker.")
+@click.argument("source", metavar="INPUT")
+@click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="output: .mp4 (H.264), .webm, .gif, or a folder for one PNG per frame",
+)
+@config_options
+@click.option("--mask", "masks", multiple=True, metavar="INDEX=FILE", help="as for stylize")
+@click.option("--frames", "span", metavar="A:B", help="frames A to B-1, counted from 0")
+@click.option("--fps", type=float, help="resample a video to this rate (a folder's rate: 24)")
+@click.option("--temporal-weight", type=float, help="weight of the temporal loss  [default: 200]")
+@click.option(
+    "--frame-iterations", type=int, help="steps of each warm-started frame  [default: 20]"
+)
+@click.option("--long-term/--no-long-term", default=None, help="also hold to frames t-2, t-4")
+@click.option("--passes", type=int, help="passes over the clip, alternating  [default: 1]")
+@click.option("--flow-preset", type=click.Choice(flow.DIS_PRESETS), help="DIS preset")
+@click.option("--independent", is_flag=True, help="each frame on its own (flickers; to compare)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
+def video(
+    source: str,
+    styles: tuple[Path, ...],
+    output: Path,
+    span: str | None,
+    fps: float | None,
+    quiet: bool,
+    **options: Any,
+) -> int:
+    """Paint the frames of INPUT (a video file, a folder of frames or a quoted glob)
+    in the style of STYLE images; each frame starts from the last one, warped along
+    the optical flow, so the strokes stay put. Run the same command again to continue
+    an interrupted clip.
+
+    \b
+    Example:
+      painterly video clip.mp4 starry_night.jpg --size 384 -o painted.mp4
+      painterly video 'frames/*.png' starry_night.jpg --frames 0:48 -o painted/
+    """
+    names = ("temporal_weight", "frame_iterations", "long_term", "passes", "flow_preset")
+    settings = _settings({k: options.pop(k) for k in (*names, "independent")})
+    cfg = make_config(**options)
+    frames = clips.parse_range(span) if span else (None, None)
+    bar = _FrameBar(quiet)
+    try:
+        with _sigterm_interrupts():
+            result = render(cfg, settings, source, list(styles), output, frames, fps, bar)
+    finally:
+        bar.close()
+    if not quiet:
+        state = "interrupted; run again to continue" if result.interrupted else "done"
+        click.echo(
+            f"{output} ({state}: {result.frames} frames, warping error "
+            f"{result.record['warping_error']:.4f}, input's own "
+            f"{result.record['warping_error_input']:.4f}; record in {output.with_suffix('.json')})",
+            err=True,
+        )
+    return 130 if result.interrupted else 0
+
+
+@click.command("video-score", short_help="Warping error of a stylised clip (Lai et al. 2018).")
+@click.argument("source", metavar="INPUT")
+@click.argument("output", metavar="OUTPUT")
+@click.option("--frames", "span", metavar="A:B", help="the frames of INPUT that OUTPUT holds")
+@click.option("--flow-preset", type=click.Choice(flow.DIS_PRESETS), default="medium")
+def video_score(source: str, output: str, span: str | None, flow_preset: str) -> None:
+    """The warping error of OUTPUT, flow taken on INPUT (both videos, folders or globs):
+    the mean squared difference (RGB 0-1) between each frame and the next one warped
+    back to it, where the flow is trusted. Lower is steadier; the input's own error,
+    printed beside it, is the floor.
+
+    \b
+    Example:
+      painterly video-score clip.mp4 painted.mp4
+    """
+    out = clips.read_clip(output, None)
+    side = max(out.frames[0].shape[:2])
+    frames = clips.parse_range(span) if span else (None, None)
+    given = clips.read_clip(source, side, frames)
+    if len(given.frames) != len(out.frames) or given.frames[0].shape != out.frames[0].shape:
+        h, w = out.frames[0].shape[:2]
+        raise ImageError(
+            f"output '{output}' has {len(out.frames)} frames of {w}×{h}, input '{source}' "
+            f"{len(given.frames)} of {given.frames[0].shape[1]}×{given.frames[0].shape[0]}: "
+            "give the input's --frames the output was made from"
+        )
+    inputs = [clips.as_float(f) for f in given.frames]
+    outputs = [clips.as_float(f) for f in out.frames]
+    error, floor = flow.warping_errors(inputs, [outputs, inputs], flow.FlowSettings(flow_preset))
+    click.echo(f"warping error {error:.5f} (the input's own: {floor:.5f}; {len(inputs)} frames)")
