@@ -12,7 +12,7 @@ from PIL import Image
 
 from painterly.config import Config
 from painterly.errors import ConfigError
-from painterly.record import Result, write_json
+from painterly.record import Result, read_pair, write_json, write_pair
 
 
 def result(**changes: object) -> Result:
@@ -73,3 +73,24 @@ def test_write_json_leaves_no_partial_file(tmp_path: Path) -> None:
     write_json(tmp_path / "r.json", {"a": [1, 2]})
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": [1, 2]}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_pair_is_read_back_only_with_its_own_image(tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    write_pair(image, b"pixels", {"seed": 3, "output": {"bit_depth": 8}})
+    record = read_pair(image)
+    assert record is not None and record["seed"] == 3
+    assert record["output"]["path"] == "a.png" and record["output"]["bit_depth"] == 8
+    image.write_bytes(b"other pixels")  # an image that is not the record's
+    assert read_pair(image) is None
+    image.unlink()
+    assert read_pair(image) is None
+
+
+def test_interrupted_or_unreadable_record_marks_no_pair(tmp_path: Path) -> None:
+    image = tmp_path / "b.png"
+    write_pair(image, b"x", {"interrupted": True})
+    assert read_pair(image) is None
+    image.with_suffix(".json").write_text("{not json")
+    assert read_pair(image) is None
+    assert not list(tmp_path.glob("*.part"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -97,3 +98,31 @@ def write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
     images.atomic_write(path, write)
+
+
+def write_pair(image: Path, data: bytes, record: dict[str, Any]) -> None:
+    """Write an encoded image and its JSON record beside it as a pair.
+
+    Each file is written atomically, the image first and the record last, and the
+    record holds the image's SHA-256 (``record["output"]["sha256"]``): a record whose
+    image is missing or differs marks no finished pair (see :func:`read_pair`).
+    """
+    output = {**record.get("output", {}), "path": image.name}
+    output["sha256"] = hashlib.sha256(data).hexdigest()
+    images.atomic_write(image, lambda tmp: tmp.write_bytes(data))
+    write_json(image.with_suffix(".json"), {**record, "output": output})
+
+
+def read_pair(image: Path) -> dict[str, Any] | None:
+    """The record of a finished pair written by :func:`write_pair`, else ``None``
+    (no record, an unreadable one, an interrupted run, or an image that is not the
+    one the record names)."""
+    try:
+        record: dict[str, Any] = json.loads(image.with_suffix(".json").read_text())
+        data = image.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("interrupted"):
+        return None
+    expected = record.get("output", {}).get("sha256")
+    return record if expected == hashlib.sha256(data).hexdigest() else None
