@@ -221,10 +221,10 @@ def _free_port() -> int:
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
+    for proc in reversed(procs):
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
-    for proc in procs:
+    for proc in reversed(procs):
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from .. import batch as batches
+from ..batch import BatchProgress
+from ..batch import batch as run_batch
 from .options import config_options
 
 
@@ -50,7 +51,7 @@ class _Bar:
                 bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
             )
 
-    def __call__(self, info: batches.BatchProgress) -> None:
+    def __call__(self, info: BatchProgress) -> None:
         if self.quiet:
             return
         if info.message:
@@ -136,7 +137,7 @@ def batch(
     bar = _Bar(quiet)
     try:
         with _sigterm_stops():
-            result = batches.batch(
+            result = run_batch(
                 contents, styles, output, mode=mode, workers=workers, cluster=cluster,
                 progress=bar, **cfg_args,
             )  # fmt: skip

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from .. import experiment, figures
+from .. import experiment, figures, runners
 from ..config import INITS, PRESETS
 from ..errors import ConfigError
+from ..grid_tasks import run_grid_on
 from ..sheets import contact_sheet, save_sheet
 from ..transfer import Progress
 
@@ -42,6 +43,17 @@ class _Events:
             self.bar = None
 
 
+def _on_dask(workers: int | None, cluster: str | None, *grid: Any) -> experiment.GridResult:
+    """The grid on a LocalCluster of ``workers`` or the scheduler at ``cluster``."""
+    if workers is not None and cluster is not None:
+        raise ConfigError("give --workers or --cluster, not both")
+    runner = runners.connect(cluster) if cluster else runners.local_cluster(workers or 1)
+    try:
+        return run_grid_on(runner, *grid)
+    finally:
+        runner.close()
+
+
 @click.command(short_help="Run the article's experiments, or a TOML grid.")
 @click.argument("content", type=click.Path(path_type=Path))
 @click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -67,6 +79,8 @@ class _Events:
     help="start from the photo or from noise, as the article allows both  [content]",
 )
 @click.option("--plot", is_flag=True, help="also write losses.png, every run's loss curves")
+@click.option("--workers", type=click.IntRange(1), default=None, help="on N local Dask workers")
+@click.option("--cluster", default=None, metavar="ADDR", help="on the Dask scheduler ADDR")
 @click.option("-q", "--quiet", is_flag=True, help="no progress")
 def experiment_cmd(
     content: Path,
@@ -79,6 +93,8 @@ def experiment_cmd(
     seed: int,
     init: str,
     plot: bool,
+    workers: int | None,
+    cluster: str | None,
     quiet: bool,
 ) -> None:
     """Run the article's experiments on CONTENT and STYLE(s) as a grid into a folder.
@@ -92,6 +108,7 @@ def experiment_cmd(
     Examples:
       painterly experiment photo.jpg starry.jpg scream.jpg -o article/
       painterly experiment photo.jpg starry.jpg --grid grid.toml -o mine/ --plot
+      painterly experiment photo.jpg starry.jpg scream.jpg -o article/ --workers 2
     """
     if plot:
         figures.require()
@@ -115,7 +132,12 @@ def experiment_cmd(
     out = experiment.folder(output)
     events = _Events(quiet)
     try:
-        done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
+        if workers is None and cluster is None:
+            done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
+        else:
+            done = _on_dask(
+                workers, cluster, content, list(styles), runs, out, chosen, base, events
+            )
     finally:
         events.close()
     cells = [
