@@ -115,10 +115,12 @@ def batch(
         weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
     folder = Path(out)
     _check_writable(folder)
+    ledger = _Ledger(folder, items, cfg, progress)
+    if not ledger.todo:
+        return ledger.result
     runner = _runner(workers, cluster)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        ledger = _Ledger(folder, items, cfg, progress)
         runner.run(ledger.tasks(_files(cfg)), ledger.handle)
     finally:
         runner.close()

@@ -177,7 +177,15 @@ class DaskRunner:
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
-            self.cluster.close()
+            # Its worker processes often outlive the nanny's 4 s of grace and are killed,
+            # which the nanny logs as a warning: expected here, so not shown.
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)
+            try:
+                self.cluster.close()
+            finally:
+                nanny.setLevel(level)
 
 
 def _wait(wait: Any, futures: list[Any]) -> list[Any]:
