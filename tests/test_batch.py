@@ -118,6 +118,8 @@ def test_corrupt_image_fails_its_item_and_the_rest_finish(
     state, error = states["broken__starry_night"]
     assert state == "failed" and "broken.jpg" in error and "\n" not in error
     assert "painterly-task-" not in error  # named as the user named it
+    second = [x for x in _lines(out) if x["state"] == "done"][1]
+    assert second["targets"] == {"computed": 1, "reused": 1}  # the photo's; the painting's
     assert not (out / "broken__starry_night.png").exists()
     assert "2 done, 0 already there, 1 failed" in capsys.readouterr().err
 

@@ -305,12 +305,19 @@ class _Ledger:
             if outcome.ok:
                 assert outcome.image is not None and outcome.record is not None
                 write_pair(self.folder / item.image, outcome.image, outcome.record)
-            self._end(item, outcome.worker, outcome.seconds, outcome.error)
+            self._end(item, outcome.worker, outcome.seconds, outcome.error, outcome.cache)
 
-    def _end(self, item: Item, worker: str, seconds: float, error: str | None) -> None:
+    def _end(
+        self,
+        item: Item,
+        worker: str,
+        seconds: float,
+        error: str | None,
+        targets: tuple[int, int] = (0, 0),
+    ) -> None:
         self.running.pop(item.key, None)
         self.worked += item.work
-        self._line(item, "failed" if error else "done", worker, seconds, error)
+        self._line(item, "failed" if error else "done", worker, seconds, error, targets)
         if error:
             self.result.failed[item.name] = error
         else:
@@ -319,7 +326,15 @@ class _Ledger:
         state = f"failed: {error}" if error else f"done in {seconds:.1f} s"
         self._report(item.name, message=f"{item.image} {state}")
 
-    def _line(self, item: Item, state: str, worker: str, seconds: float, error: str | None) -> None:
+    def _line(
+        self,
+        item: Item,
+        state: str,
+        worker: str,
+        seconds: float,
+        error: str | None,
+        targets: tuple[int, int] = (0, 0),
+    ) -> None:
         if state == "failed" and item.key not in self.attempts:
             self.attempts[item.key] = 1
         line = {
@@ -338,6 +353,7 @@ class _Ledger:
             "config": self.config,
             "seed": item.config.seed,
             "key": item.key,
+            "targets": {"computed": targets[0], "reused": targets[1]},  # feature targets
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         with self.manifest.open("a") as handle:

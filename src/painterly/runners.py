@@ -189,7 +189,7 @@ class DaskRunner:
 
 
 def _wait(wait: Any, futures: list[Any]) -> list[Any]:
-    """The futures done within a quarter of a second (often none)."""
+    """The futures done, waiting a quarter of a second at most for the first."""
     try:
         done, _ = wait(futures, 0.25, "FIRST_COMPLETED")
     except TimeoutError:

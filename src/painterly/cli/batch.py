@@ -97,6 +97,7 @@ def _sigterm_stops() -> Iterator[None]:
     "--styles",
     multiple=True,
     required=True,
+    metavar="STYLE",
     help="style images, folders or quoted globs (several after one --styles)",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="folder")
