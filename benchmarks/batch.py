@@ -104,7 +104,7 @@ class HandCluster:
         self.procs += self.workers.values()
         from distributed import Client
 
-        with Client(self.address, timeout="30s") as client:
+        with Client(self.address, timeout="30s") as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(workers, timeout=120)
 
     def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
@@ -200,9 +200,9 @@ def part_scaling(tmp: Path, iterations: int) -> None:
         write_pair(tmp / "pair.png", (out / f"{result.done[0]}.png").read_bytes(), {"x": 1})
     client_cost = (time.perf_counter() - t0) / 20
     content, paint = (folder / "tubingen.jpg").read_bytes(), Path(style).read_bytes()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0")  # fmt: skip
-    with Client(cluster) as client:
+    options = {"threads_per_worker": 1, "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    cluster = LocalCluster(n_workers=2, **options)  # type: ignore[no-untyped-call]
+    with Client(cluster) as client:  # type: ignore[no-untyped-call]
         client.gather(client.map(noop, [content] * 4, [paint] * 4, [png] * 4, pure=False))
         t0 = time.perf_counter()
         futures = client.map(noop, [content] * 200, [paint] * 200, [png] * 200, pure=False)

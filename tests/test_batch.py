@@ -28,7 +28,7 @@ from painterly.errors import ConfigError
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 BIN = Path(sys.executable).parent
-FAST = {"size": 64, "iterations": 4, "scales": 2}
+FAST: dict[str, Any] = {"size": 64, "iterations": 4, "scales": 2}
 FAST_ARGS = ["--size", "64", "--iterations", "4", "--scales", "2", "-q"]
 
 
@@ -237,7 +237,7 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def _wait_for(address: str, workers: int) -> None:
     from distributed import Client
 
-    with Client(address, timeout="20s") as client:
+    with Client(address, timeout="20s") as client:  # type: ignore[no-untyped-call]
         client.wait_for_workers(workers, timeout=60)
 
 
