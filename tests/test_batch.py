@@ -129,7 +129,7 @@ def test_corrupt_image_fails_its_item_and_the_rest_finish(
     [
         (["--styles", "nothing/*.jpg"], "no style image matches 'nothing/*.jpg'"),
         (["--styles", "STYLE", "--pairs"], "--pairs needs as many styles"),
-        (["--styles", "STYLE", "--style-weight", "-1"], "style_weight"),
+        (["--styles", "STYLE", "--style-weight", "-1"], "--style-weight must be"),
         (["--styles", "STYLE", "--bogus", "1"], "No such option '--bogus'"),
         (["--styles", "STYLE", "--weights", "missing.pth"], "weights file 'missing.pth'"),
         (["--styles", "STYLE", "--workers", "1", "--cluster", "x"], "not both"),
