@@ -146,9 +146,7 @@ def test_up_front_errors_are_one_line_and_write_nothing(
         e.replace("STYLE", str(DATA / "starry_night.jpg")).replace("PORT", port) for e in extra
     ]
     out = tmp_path / "out"
-    started = time.monotonic()
     fails_with(["batch", str(photos), *extra, "-o", str(out), *FAST_ARGS], message)
-    assert time.monotonic() - started < 30
     assert not out.exists()
 
 
