@@ -31,7 +31,8 @@ def cli(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="painterly: %(message)s")
     for handler in logging.getLogger().handlers:  # libraries' own loggers (Dask's) too
-        handler.setLevel(level)
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setLevel(level)
 
 
 for command in (
