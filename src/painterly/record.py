@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,9 +139,15 @@ def save_pair(
     output's name is locked meanwhile, so two processes writing the same path leave one
     complete pair. The record gets the image file's SHA-256 (``output.sha256``).
     """
+    _write_pair(path, images.image_writer(image, path, quality, bit_depth), record)
+    return path
+
+
+def _write_pair(path: Path, write_image: Callable[[Path], object], record: dict[str, Any]) -> None:
+    """The pair writer behind :func:`save_pair` and :func:`write_pair`."""
     record_path = path.with_suffix(".json")
     with outputs.locked(path), outputs.locked(record_path):
-        image_part = outputs.write_part(path, images.image_writer(image, path, quality, bit_depth))
+        image_part = outputs.write_part(path, write_image)
         try:
             output = {**record.get("output", {}), "sha256": _sha256(image_part)}
             text = json.dumps({**record, "output": output}, indent=2) + "\n"
@@ -149,7 +156,6 @@ def save_pair(
             image_part.unlink(missing_ok=True)
             raise
         _rename_pair(image_part, path, record_part, record_path)
-    return path
 
 
 def _rename_pair(image_part: Path, path: Path, record_part: Path, record_path: Path) -> None:
@@ -186,3 +192,25 @@ def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically."""
     text = json.dumps(data, indent=2) + "\n"
     outputs.atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_pair(image: Path, data: bytes, record: dict[str, Any]) -> None:
+    """Write an already encoded image and its JSON record beside it as a pair, as
+    :func:`save_pair` does (for batches whose workers return bytes)."""
+    output = {**record.get("output", {}), "path": image.name}
+    _write_pair(image, lambda tmp: tmp.write_bytes(data), {**record, "output": output})
+
+
+def read_pair(image: Path) -> dict[str, Any] | None:
+    """The record of a finished pair written by :func:`save_pair` or :func:`write_pair`,
+    else ``None`` (no record, an unreadable one, an interrupted run, or an image that is
+    not the one the record names)."""
+    try:
+        record: dict[str, Any] = json.loads(image.with_suffix(".json").read_text())
+        data = image.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("interrupted"):
+        return None
+    expected = record.get("output", {}).get("sha256")
+    return record if expected == hashlib.sha256(data).hexdigest() else None

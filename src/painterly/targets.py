@@ -8,6 +8,7 @@ on a run's loss weights or layers: runs that agree on those reuse them.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 
 import torch
@@ -24,13 +25,18 @@ def fingerprint(image: torch.Tensor) -> str:
 class FeatureCache:
     """``{(image, network, layer): features}``, filled by whichever run needs them first.
 
+    With ``max_bytes``, the least recently used features are dropped beyond that size
+    (a batch keeps its few style images' features while its photos come and go).
+
     >>> cache = FeatureCache()
     >>> cache.hits, cache.misses
     (0, 0)
     """
 
-    def __init__(self) -> None:
-        self._store: dict[tuple[str, Hashable, str], torch.Tensor] = {}
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self._store: OrderedDict[tuple[str, Hashable, str], torch.Tensor] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -48,7 +54,26 @@ class FeatureCache:
         if missing:
             self.misses += 1
             for layer, value in compute(image).items():
-                self._store[(key, network, layer)] = value
+                self._put((key, network, layer), value)
         else:
             self.hits += 1
-        return {layer: self._store[(key, network, layer)] for layer in layers}
+        found = {layer: self._store[(key, network, layer)] for layer in layers}
+        for layer in layers:
+            self._store.move_to_end((key, network, layer))
+        self._trim(keep=len(layers))
+        return found
+
+    def _put(self, key: tuple[str, Hashable, str], value: torch.Tensor) -> None:
+        old = self._store.pop(key, None)
+        if old is not None:
+            self.bytes -= old.nbytes
+        self._store[key] = value
+        self.bytes += value.nbytes
+
+    def _trim(self, keep: int) -> None:
+        """Drop the oldest entries over ``max_bytes``, never the ``keep`` newest."""
+        while self.max_bytes is not None and self.bytes > self.max_bytes:
+            if len(self._store) <= keep:
+                break
+            _, value = self._store.popitem(last=False)
+            self.bytes -= value.nbytes

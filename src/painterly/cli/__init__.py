@@ -14,6 +14,7 @@ import click
 
 from .._version import __version__
 from ..errors import ConfigError, PainterlyError, SavedElsewhere
+from .batch import batch
 from .experiment import experiment_cmd
 from .explain import features, gram, reconstruct
 from .options import flag, gather_lists
@@ -28,12 +29,26 @@ from .video import video, video_score
 @click.option("-v", "--verbose", is_flag=True, help="log what happens")
 def cli(verbose: bool) -> None:
     """painterly: neural style transfer (Gatys et al.) with the original VGG-19."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="painterly: %(message)s"
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="painterly: %(message)s")
+    for handler in logging.getLogger().handlers:  # libraries' own loggers (Dask's) too
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setLevel(level)
 
 
-for command in (stylize, blend, demo, layers, weights, score, features, gram, reconstruct, serve):
+for command in (
+    stylize,
+    batch,
+    blend,
+    demo,
+    layers,
+    weights,
+    score,
+    features,
+    gram,
+    reconstruct,
+    serve,
+):
     cli.add_command(command)
 cli.add_command(video)
 cli.add_command(video_score)

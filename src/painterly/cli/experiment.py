@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from .. import experiment, figures, images
+from .. import experiment, figures, images, runners
 from ..config import INITS, PRESETS
 from ..errors import ConfigError, ImageError
+from ..grid_tasks import run_grid_on
 from ..sheets import contact_sheet, save_sheet
 from ..transfer import Progress
 from . import signals
@@ -56,6 +57,17 @@ def _read_grid(path: Path) -> str:
         raise ConfigError(f"grid file '{path}' cannot be read ({exc.strerror})") from None
 
 
+def _on_dask(workers: int | None, cluster: str | None, *grid: Any) -> experiment.GridResult:
+    """The grid on a LocalCluster of ``workers`` or the scheduler at ``cluster``."""
+    if workers is not None and cluster is not None:
+        raise ConfigError("give --workers or --cluster, not both")
+    runner = runners.connect(cluster) if cluster else runners.local_cluster(workers or 1)
+    try:
+        return run_grid_on(runner, *grid)
+    finally:
+        runner.close()
+
+
 @click.command(short_help="Run the article's experiments, or a TOML grid.")
 @click.argument("content", type=click.Path(path_type=Path))
 @click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -87,6 +99,8 @@ def _read_grid(path: Path) -> str:
     help=f"refuse a grid of more runs  [default: {experiment.MAX_RUNS}]",
 )
 @click.option("--plot", is_flag=True, help="also write losses.png, every run's loss curves")
+@click.option("--workers", type=click.IntRange(1), default=None, help="on N local Dask workers")
+@click.option("--cluster", default=None, metavar="ADDR", help="on the Dask scheduler ADDR")
 @click.option("-q", "--quiet", is_flag=True, help="no progress")
 def experiment_cmd(
     content: Path,
@@ -100,6 +114,8 @@ def experiment_cmd(
     init: str,
     max_runs: int,
     plot: bool,
+    workers: int | None,
+    cluster: str | None,
     quiet: bool,
 ) -> None:
     """Run the article's experiments on CONTENT and STYLE(s) as a grid into a folder.
@@ -113,6 +129,7 @@ def experiment_cmd(
     Examples:
       painterly experiment photo.jpg starry.jpg scream.jpg -o article/
       painterly experiment photo.jpg starry.jpg --grid grid.toml -o mine/ --plot
+      painterly experiment photo.jpg starry.jpg scream.jpg -o article/ --workers 2
     """
     if plot:
         figures.require()
@@ -134,7 +151,12 @@ def experiment_cmd(
     events = _Events(quiet)
     with signals.stops_the_run():  # SIGTERM stops it as Ctrl-C does; run it again to resume
         try:
-            done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
+            if workers is None and cluster is None:
+                done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
+            else:
+                done = _on_dask(
+                    workers, cluster, content, list(styles), runs, out, chosen, base, events
+                )
         finally:
             events.close()
     cells = [

@@ -1,0 +1,386 @@
+"""Batches: every photo × every painting (or in pairs, or all paintings blended), one
+output image and record per item, resumable, in this process or on a Dask cluster.
+
+``DIR/<content stem>__<style stem>.png`` and its record are written as a pair (see
+:func:`painterly.record.write_pair`) by the process that called :func:`batch`,
+wherever the item ran; ``DIR/manifest.jsonl`` gets one line per item and attempt. An
+item is skipped when its pair exists for the same inputs and config, compared by
+their SHA-256, so a stopped batch resumes and a changed option reruns what it changes.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from . import runners, weights
+from .config import Config, check_style_weights, make_config
+from .errors import ConfigError, OutputError
+from .record import read_pair, write_pair
+from .runners import Event, Finished, Lost, Runner, Started, Stepped
+from .task import Task
+from .transfer import Progress, schedule
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+MODES = ("cross", "pairs", "blend")
+FILE_OPTIONS = ("content_mask", "init")  # options naming a file the workers need
+
+
+@dataclass(frozen=True)
+class Item:
+    """One output of a batch."""
+
+    name: str
+    content: Path
+    styles: tuple[Path, ...]
+    digests: tuple[str, ...]  # SHA-256 of the content, then of each style
+    key: str  # digest of the inputs and the config: what makes the output what it is
+    config: Config  # with the item's seed
+    work: float  # planned pixel-steps, for the time left
+
+    @property
+    def image(self) -> str:
+        return f"{self.name}.png"
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """What a batch's progress callback receives after each event."""
+
+    total: int  # items in the batch
+    done: int  # run now
+    reused: int  # finished by an earlier run
+    failed: int
+    in_flight: int
+    work: float  # fraction of this run's planned pixel-steps done, 0–1
+    item: str | None = None  # the item that just moved
+    step: Progress | None = None  # its step, when it runs in this process
+    message: str | None = None  # a line worth showing: an item done, failed or rerun
+    worker: str | None = None  # where the item that just started runs
+
+
+@dataclass
+class BatchResult:
+    out: Path
+    manifest: Path
+    done: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+BatchProgressFn = Callable[[BatchProgress], None]
+
+
+def batch(
+    contents: Sequence[str | os.PathLike[str]],
+    styles: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    mode: str = "cross",
+    workers: int | None = None,
+    cluster: str | None = None,
+    progress: BatchProgressFn | None = None,
+    preset: str = "default",
+    **options: Any,
+) -> BatchResult:
+    """Stylise every content image with every style image into folder ``out``.
+
+    ``contents`` and ``styles`` are files, folders or glob patterns. ``mode``:
+    ``"cross"`` (every content × every style), ``"pairs"`` (in order) or ``"blend"``
+    (all styles in each item, weighed by ``style_weights``). ``workers=N`` runs on a
+    Dask ``LocalCluster`` of N processes; ``cluster="tcp://HOST:8786"`` on a running
+    scheduler. Other options are :class:`Config`'s fields. Problems that would fail
+    every item raise before anything runs; an item that fails is reported in the
+    result and the manifest, and the others go on.
+
+    >>> painterly.batch(["photos/"], ["starry.jpg"], "out/", size=256)  # doctest: +SKIP
+    """
+    if workers is not None and cluster is not None:
+        raise ConfigError("give --workers or --cluster, not both")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: give 1 or more")
+    cfg = make_config(preset, **options)
+    items = plan(contents, styles, mode, cfg)
+    if cluster is None:
+        weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
+    folder = Path(out)
+    _check_writable(folder)
+    ledger = _Ledger(folder, items, cfg, progress)
+    if not ledger.todo:
+        return ledger.result
+    runner = _runner(workers, cluster)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        runner.run(ledger.tasks(_files(cfg)), ledger.handle)
+    finally:
+        runner.close()
+    return ledger.result
+
+
+def _runner(workers: int | None, cluster: str | None) -> Runner:
+    if cluster is not None:
+        return runners.connect(cluster)
+    if workers is not None:
+        return runners.local_cluster(workers)
+    return runners.InProcess()
+
+
+def expand(patterns: Sequence[str | os.PathLike[str]], what: str) -> list[Path]:
+    """Files, the images in folders, and the files glob patterns match, in order."""
+    if isinstance(patterns, (str, os.PathLike)):
+        patterns = [patterns]
+    if not patterns:
+        raise ConfigError(f"no {what} images given: name files, folders or quoted globs")
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            matches = [path]
+        else:
+            matches = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
+        if not matches:
+            raise ConfigError(
+                f"no {what} image matches '{pattern}': check the path, or quote a glob"
+            )
+        found += [m for m in matches if m not in found]
+    return found
+
+
+def plan(
+    contents: Sequence[str | os.PathLike[str]],
+    styles: Sequence[str | os.PathLike[str]],
+    mode: str,
+    cfg: Config,
+) -> list[Item]:
+    """The items of a batch, each with its key, seed and planned work."""
+    if mode not in MODES:
+        raise ConfigError(f"unknown batch mode '{mode}': use one of {', '.join(MODES)}")
+    photos, paintings = expand(contents, "content"), expand(styles, "style")
+    if mode == "pairs" and len(photos) != len(paintings):
+        raise ConfigError(
+            f"--pairs needs as many styles as contents: got {len(photos)} contents and "
+            f"{len(paintings)} styles"
+        )
+    combos: list[tuple[Path, tuple[Path, ...]]]
+    if mode == "cross":
+        combos = [(c, (s,)) for c in photos for s in paintings]
+    elif mode == "pairs":
+        combos = [(c, (s,)) for c, s in zip(photos, paintings, strict=True)]
+    else:
+        combos = [(c, tuple(paintings)) for c in photos]
+    check_style_weights(cfg, len(combos[0][1]))
+    digests = {p: weights.sha256_of(p) for p in {*photos, *paintings}}
+    items = [_item(c, s, digests, cfg) for c, s in combos]
+    _check_names(items)
+    return items
+
+
+def _item(content: Path, styles: tuple[Path, ...], digests: dict[Path, str], cfg: Config) -> Item:
+    hashes = (digests[content], *(digests[s] for s in styles))
+    files = {o: weights.sha256_of(Path(f)) for o, f in _file_options(cfg).items()}
+    data = json.dumps([hashes, cfg.to_json(), files], sort_keys=True, default=str)
+    key = hashlib.sha256(data.encode()).hexdigest()
+    seeded = cfg if cfg.seed is not None else cfg.replace(seed=int(key[:8], 16))
+    name = f"{content.stem}__{'+'.join(s.stem for s in styles)}"
+    return Item(name, content, styles, hashes, key, seeded, _work(seeded, content))
+
+
+def _work(cfg: Config, content: Path) -> float:
+    """The item's planned pixel-steps (1 when it has a time budget or an unreadable
+    photo: the time left is then counted in items)."""
+    try:
+        with Image.open(content) as img:
+            width, height = img.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 1.0
+    if cfg.time is not None:
+        return 1.0
+    return float(sum(steps * h * w for (h, w), steps in schedule(cfg, height, width)))
+
+
+def _check_names(items: Sequence[Item]) -> None:
+    seen: dict[str, Item] = {}
+    for item in items:
+        other = seen.setdefault(item.image, item)
+        if other is not item:
+            raise ConfigError(
+                f"'{other.content}' and '{item.content}' would both write '{item.image}': "
+                "rename one, or run them as two batches"
+            )
+
+
+def config_hash(cfg: Config) -> str:
+    """A short digest of a config (the manifest's ``config``)."""
+    return hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _file_options(cfg: Config) -> dict[str, str]:
+    chosen = {"content_mask": cfg.content_mask, "init": cfg.init}
+    return {o: str(v) for o, v in chosen.items() if v is not None and Path(v).is_file()}
+
+
+def _files(cfg: Config) -> dict[str, tuple[str, bytes]]:
+    return {o: (Path(f).name, Path(f).read_bytes()) for o, f in _file_options(cfg).items()}
+
+
+def _check_writable(folder: Path) -> None:
+    """The output folder, or the nearest folder above it that exists, is writable."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"output '{folder}' is a file: give a folder for the batch")
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder '{folder}' cannot be written here: give another -o")
+
+
+class _Ledger:
+    """Turns the runner's events into written pairs, manifest lines and progress."""
+
+    def __init__(
+        self, folder: Path, items: Sequence[Item], cfg: Config, progress: BatchProgressFn | None
+    ) -> None:
+        self.folder, self.progress = folder, progress
+        self.manifest = folder / "manifest.jsonl"
+        self.result = BatchResult(folder, self.manifest)
+        self.config = config_hash(cfg)
+        self.items = {i.key: i for i in items}
+        self.todo = [i for i in items if not self._finished(i)]
+        waiting = {i.key for i in self.todo}
+        self.result.reused = [i.name for i in items if i.key not in waiting]
+        self.planned = sum(i.work for i in self.todo) or 1.0
+        self.worked = 0.0
+        self.attempts: dict[str, int] = {}
+        self.running: dict[str, float] = {}  # key → its current step's share of its work
+        self.started = time.perf_counter()
+
+    def _finished(self, item: Item) -> bool:
+        record = read_pair(self.folder / item.image)
+        return record is not None and record.get("inputs", {}).get("key") == item.key
+
+    def tasks(self, files: dict[str, tuple[str, bytes]]) -> Iterator[Task]:
+        """The tasks still to run, each input read as its turn comes."""
+        self._report(None)
+        for item in self.todo:
+            try:
+                content = (item.content.name, item.content.read_bytes())
+                styles = tuple((s.name, s.read_bytes()) for s in item.styles)
+            except OSError as exc:
+                self._end(item, "", 0.0, f"cannot read an input ({exc.strerror}): check it")
+                continue
+            inputs = {
+                "content": str(item.content),
+                "styles": [str(s) for s in item.styles],
+                "sha256": list(item.digests),
+                "key": item.key,
+            }
+            yield Task(item.key, item.name, item.config, content, styles, files, inputs)
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.attempts[event.key] = self.attempts.get(event.key, 0) + 1
+            self.running[event.key] = 0.0
+            self._report(self.items[event.key].name, worker=event.worker)
+        elif isinstance(event, Stepped):
+            self.running[event.key] = event.step.work
+            self._report(self.items[event.key].name, event.step)
+        elif isinstance(event, Lost):
+            item = self.items[event.key]
+            self._line(item, "failed", event.worker, 0.0, event.reason)
+            self.running.pop(event.key, None)
+            self._report(item.name, message=f"{item.name}: {event.reason}; running it again")
+        elif isinstance(event, Finished):
+            outcome = event.outcome
+            item = self.items[outcome.key]
+            if outcome.ok:
+                assert outcome.image is not None and outcome.record is not None
+                write_pair(self.folder / item.image, outcome.image, outcome.record)
+            self._end(item, outcome.worker, outcome.seconds, outcome.error, outcome.cache)
+
+    def _end(
+        self,
+        item: Item,
+        worker: str,
+        seconds: float,
+        error: str | None,
+        targets: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.running.pop(item.key, None)
+        self.worked += item.work
+        self._line(item, "failed" if error else "done", worker, seconds, error, targets)
+        if error:
+            self.result.failed[item.name] = error
+        else:
+            self.result.done.append(item.name)
+        self.result.seconds = time.perf_counter() - self.started
+        state = f"failed: {error}" if error else f"done in {seconds:.1f} s"
+        self._report(item.name, message=f"{item.image} {state}")
+
+    def _line(
+        self,
+        item: Item,
+        state: str,
+        worker: str,
+        seconds: float,
+        error: str | None,
+        targets: tuple[int, int] = (0, 0),
+    ) -> None:
+        if state == "failed" and item.key not in self.attempts:
+            self.attempts[item.key] = 1
+        line = {
+            "item": item.name,
+            "image": item.image,
+            "attempt": self.attempts.get(item.key, 1),
+            "state": state,
+            "seconds": round(seconds, 3),
+            "worker": worker,
+            "error": error,
+            "content": {"path": str(item.content), "sha256": item.digests[0]},
+            "styles": [
+                {"path": str(s), "sha256": d}
+                for s, d in zip(item.styles, item.digests[1:], strict=True)
+            ],
+            "config": self.config,
+            "seed": item.config.seed,
+            "key": item.key,
+            "targets": {"computed": targets[0], "reused": targets[1]},  # feature targets
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        with self.manifest.open("a") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+    def _report(
+        self,
+        item: str | None,
+        step: Progress | None = None,
+        message: str | None = None,
+        worker: str | None = None,
+    ) -> None:
+        if self.progress is None:
+            return
+        current = sum(self.items[k].work * share for k, share in self.running.items())
+        result = self.result
+        self.progress(
+            BatchProgress(
+                total=len(self.items),
+                done=len(result.done),
+                reused=len(result.reused),
+                failed=len(result.failed),
+                in_flight=len(self.running),
+                work=min((self.worked + current) / self.planned, 1.0),
+                item=item,
+                step=step,
+                message=message,
+                worker=worker,
+            )
+        )

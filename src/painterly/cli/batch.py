@@ -1,0 +1,154 @@
+"""``painterly batch``: folders of photos × paintings, here or on a Dask cluster."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from ..batch import BatchProgress
+from ..batch import batch as run_batch
+from .options import config_options
+
+
+def spread_styles(args: list[str]) -> list[str]:
+    """Let ``--styles`` take several files: ``--styles a.jpg b.jpg`` → one ``--styles``
+    per file, up to the next option."""
+    out: list[str] = []
+    taking = False
+    for arg in args:
+        if arg in ("--styles", "-s"):
+            taking = True
+            continue
+        if arg.startswith("-"):
+            taking = False
+        out += ["--styles", arg] if taking else [arg]
+    return out
+
+
+class _BatchCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spread_styles(args))
+
+
+class _Bar:
+    """A bar over the batch's work, with counts, and a line per finished item."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=100,
+                dynamic_ncols=True,
+                bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+            )
+
+    def __call__(self, info: BatchProgress) -> None:
+        if self.quiet:
+            return
+        if info.message:
+            (self.bar.write if self.bar is not None else _echo)(info.message)
+        if self.bar is None:
+            return
+        counts = f"{info.done + info.reused}/{info.total} done"
+        counts += f", {info.failed} failed" if info.failed else ""
+        counts += f", {info.in_flight} running" if info.in_flight else ""
+        if info.step is not None and info.item:
+            step = f"step {info.step.step}/{info.step.total}" if info.step.total else ""
+            counts += f"; {info.item} {step}"
+        self.bar.set_postfix_str(counts, refresh=False)
+        self.bar.update(100 * info.work - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM stops the batch as Ctrl-C does: what is written stays, workers stop."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command(cls=_BatchCommand, short_help="Stylise folders of photos with paintings.")
+@click.argument("contents", nargs=-1, required=True)
+@click.option(
+    "-s",
+    "--styles",
+    multiple=True,
+    required=True,
+    metavar="STYLE",
+    help="style images, folders or quoted globs (several after one --styles)",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="folder")
+@click.option("--pairs", is_flag=True, help="pair contents and styles in order")
+@click.option("--blend", is_flag=True, help="all styles in each image (see --style-weights)")
+@click.option("--workers", type=int, default=None, help="run on N local Dask worker processes")
+@click.option("--cluster", default=None, metavar="ADDR", help="run on the Dask scheduler ADDR")
+@config_options
+@click.option("-q", "--quiet", is_flag=True, help="no progress, only the summary")
+def batch(
+    contents: tuple[str, ...],
+    styles: tuple[str, ...],
+    output: Path,
+    pairs: bool,
+    blend: bool,
+    workers: int | None,
+    cluster: str | None,
+    quiet: bool,
+    **cfg_args: Any,
+) -> int:
+    """Paint every CONTENT image in the style of every --styles image, into a folder.
+
+    CONTENT and STYLE are files, folders or quoted globs. Writes
+    <content>__<style>.png with its record, and manifest.jsonl (one line per item
+    and attempt). Run it again to resume: finished items are skipped, by hash.
+    Every option of stylize applies to every item.
+
+    \b
+    Examples:
+      painterly batch photos/ --styles starry.jpg scream.jpg -o out/
+      painterly batch 'shots/*.jpg' --styles a.jpg b.jpg --blend --style-weights 0.7 0.3 -o out/
+      painterly batch photos/ --styles paintings/ --workers 2 -o out/
+      painterly batch photos/ --styles paintings/ --cluster tcp://10.0.0.5:8786 -o out/
+    """
+    if pairs and blend:
+        raise click.BadParameter("give --pairs or --blend, not both")
+    mode = "pairs" if pairs else "blend" if blend else "cross"
+    bar = _Bar(quiet)
+    try:
+        with _sigterm_stops():
+            result = run_batch(
+                contents, styles, output, mode=mode, workers=workers, cluster=cluster,
+                progress=bar, **cfg_args,
+            )  # fmt: skip
+    finally:
+        bar.close()
+    failed = f", {len(result.failed)} failed" if result.failed else ""
+    click.echo(
+        f"{len(result.done)} done, {len(result.reused)} already there{failed} "
+        f"in {result.seconds:.0f} s; images in {output}, one line per attempt in "
+        f"{result.manifest}",
+        err=True,
+    )
+    return 1 if result.failed else 0

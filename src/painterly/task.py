@@ -1,0 +1,148 @@
+"""One item of a batch as a self-contained task: image bytes and a config in, the
+encoded image and its record out.
+
+A task needs no shared file system: the client reads the inputs and sends their
+bytes; wherever the task runs (this process or a Dask worker on another machine), it
+writes them to a private temporary folder, runs the transfer, and returns a PNG and
+the record, which the client writes. It never raises for a problem with its item: an
+unreadable image or missing weights come back as an :class:`Outcome` with an error.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import images
+from .config import Config
+from .errors import PainterlyError, WeightsError
+from .targets import FeatureCache
+from .transfer import ProgressFn, run
+
+# Targets kept by one worker process between its items (its styles' features stay).
+WORKER_CACHE_BYTES = 1 << 30
+_worker_cache: FeatureCache | None = None
+_one_at_a_time = threading.Lock()  # one item per process, using all its threads
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs to run one item."""
+
+    key: str  # the item's digest: its inputs' and config's
+    name: str  # the output's stem, e.g. "tubingen__starry_night"
+    config: Config  # resolved, seed included
+    content: tuple[str, bytes]  # (file name, bytes)
+    styles: tuple[tuple[str, bytes], ...]
+    files: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)  # option → file
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # the record's "inputs"
+    history: bool = False  # keep the loss history in the record
+
+
+@dataclass
+class Outcome:
+    """A finished task: the PNG and record, or a one-line error."""
+
+    key: str
+    worker: str
+    seconds: float
+    image: bytes | None = None
+    record: dict[str, Any] | None = None
+    error: str | None = None
+    missing_weights: bool = False
+    cache: tuple[int, int] = (0, 0)  # target features (computed, reused) during the item
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_task(
+    task: Task,
+    cache: FeatureCache | None = None,
+    progress: ProgressFn | None = None,
+    worker: str = "local",
+) -> Outcome:
+    """Run one task here; ``cache`` shares target features with the next tasks.
+
+    Raises :class:`KeyboardInterrupt` when ``progress`` stopped the run.
+    """
+    started = time.perf_counter()
+    before = (cache.misses, cache.hits) if cache else (0, 0)
+    with tempfile.TemporaryDirectory(prefix="painterly-task-") as tmp:
+        folder = Path(tmp)
+        try:
+            image, record = _transfer(task, folder, cache, progress)
+        except PainterlyError as exc:
+            missing = isinstance(exc, WeightsError)
+            error = _one_line(str(exc), folder)
+            return Outcome(task.key, worker, _since(started), error=error, missing_weights=missing)
+        except (RuntimeError, ValueError, OSError, MemoryError) as exc:
+            error = _one_line(f"{type(exc).__name__}: {exc}", folder)
+            return Outcome(task.key, worker, _since(started), error=error)
+    after = (cache.misses, cache.hits) if cache else (0, 0)
+    used = (after[0] - before[0], after[1] - before[1])
+    return Outcome(task.key, worker, _since(started), image, record, cache=used)
+
+
+def _one_line(message: str, folder: Path) -> str:
+    """The first line of an error, naming input files as the user named them."""
+    lines = re.sub(re.escape(str(folder)) + r"/[^/]+/", "", message).splitlines()
+    return lines[0] if lines else "unknown error"
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+def _transfer(
+    task: Task, folder: Path, cache: FeatureCache | None, progress: ProgressFn | None
+) -> tuple[bytes, dict[str, Any]]:
+    content = _place(folder / "content", *task.content)
+    styles = [_place(folder / f"style{i}", *s) for i, s in enumerate(task.styles)]
+    placed = {name: str(_place(folder / name, *f)) for name, f in task.files.items()}
+    cfg = task.config.replace(**placed) if placed else task.config
+    result = run(cfg, content, styles, progress=progress, cache=cache)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    out = images.save_image(result.image, folder / "out.png")
+    record = result.record(dict(task.inputs))
+    record["config"] = task.config.to_json()  # the user's paths, not the worker's copies
+    record["output"] = {"bit_depth": 8, "quality": 95}
+    if task.history:
+        record["history"] = result.history
+    return out.read_bytes(), record
+
+
+def _place(folder: Path, name: str, data: bytes) -> Path:
+    """Write an input's bytes under its own file name (errors then name that file)."""
+    folder.mkdir()
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def run_on_worker(task: Task) -> Outcome:
+    """The Dask task: run with the worker's threads, one item at a time per worker
+    process, sharing the process's targets between items."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    with _one_at_a_time:
+        torch.set_num_threads(max(1, worker.state.nthreads))  # Dask sets OMP_NUM_THREADS=1
+        return run_task(task, _process_cache(), worker=worker.address)
+
+
+def _process_cache() -> FeatureCache:
+    global _worker_cache
+    if _worker_cache is None:
+        _worker_cache = FeatureCache(max_bytes=WORKER_CACHE_BYTES)
+    return _worker_cache
