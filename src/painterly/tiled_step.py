@@ -24,7 +24,7 @@ from .losses import Sums, Window, positions_by_filters, total_variation
 from .objective import LossTerms, Objective
 from .tiles import Tile
 
-# (passes done, passes in the step): a step makes two passes over its tiles.
+# (tile passes done, tile passes in the step): a step makes two passes over its tiles.
 TileFn = Callable[[int, int], None]
 Features = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 Key = tuple[int, str]  # (style image, layer)
@@ -56,22 +56,26 @@ def loss_and_grad(
     objective: Objective,
     tiles: list[Tile],
     on_tile: TileFn | None = None,
+    statistics_tiles: list[Tile] | None = None,
 ) -> LossTerms:
     """The objective at ``x`` (1×3×H×W), its gradient added to ``x.grad``, computed
-    over ``tiles`` with ``features`` (the network, differentiable)."""
+    over ``tiles`` with ``features`` (the network, differentiable); the pass without
+    gradients may take larger ``statistics_tiles`` (it keeps no activations)."""
     report = on_tile or (lambda done, total: None)
+    first = statistics_tiles or tiles
+    passes = len(first) + len(tiles)
     shapes = {name: (h, w) for name, _, h, w in layer_shapes(x.shape[-2], x.shape[-1])}
     totals: dict[Key, Sums] = {}
-    for k, tile in enumerate(tiles):
+    for k, tile in enumerate(first):
         with torch.no_grad():
             _add_sums(totals, objective, features(tile.cut(x.detach())), tile, shapes)
-        report(k + 1, 2 * len(tiles))
+        report(k + 1, passes)
     style, grads = _style_loss_and_grads(objective, totals, shapes)
     grad = torch.zeros_like(x, memory_format=torch.contiguous_format)
     content = x.new_zeros(())
     for k, tile in enumerate(tiles):
         content = content + _backward_tile(features, x, objective, tile, grads, shapes, grad)
-        report(len(tiles) + k + 1, 2 * len(tiles))
+        report(len(first) + k + 1, passes)
     tv = _total_variation(x, objective.tv_weight, grad)
     x.grad = grad if x.grad is None else x.grad + grad
     total = (
@@ -104,7 +108,9 @@ def _add_sums(
         else:
             sums = shared[key]
         before = totals.get((i, layer))
-        totals[(i, layer)] = sums if before is None else tuple(a + b for a, b in zip(before, sums))
+        if before is not None:
+            sums = tuple(a + b for a, b in zip(before, sums, strict=True))
+        totals[(i, layer)] = sums
 
 
 def _style_loss_and_grads(
@@ -152,10 +158,10 @@ def _backward_tile(
         local, place = tile.at(_stride(layer))
         flat = positions_by_filters(feats[layer][..., local[0], local[1]])
         seed = torch.zeros_like(flat)
-        for (i, name), module in _style_modules(objective):
+        for (i, name), style in _style_modules(objective):
             if name == layer:
-                mask = module.mask_window(shapes[layer], place)
-                seed += module.pullback(flat.detach(), mask, grads[(i, name)])
+                mask = style.mask_window(shapes[layer], place)
+                seed += style.pullback(flat.detach(), mask, grads[(i, name)])
         outputs.append(flat)
         seeds.append(seed)
     torch.autograd.backward(outputs, seeds)

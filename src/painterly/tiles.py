@@ -103,10 +103,11 @@ class Tile:
 
 
 def _spans(length: int, tile: int, margin: int) -> list[Span]:
-    return [
-        Span(start, min(start + tile, length), max(0, start - margin), min(length, start + tile + margin))
-        for start in range(0, length, tile)
-    ]
+    spans = []
+    for start in range(0, length, tile):
+        stop = min(start + tile, length)
+        spans.append(Span(start, stop, max(0, start - margin), min(length, stop + margin)))
+    return spans
 
 
 def split(height: int, width: int, tile: int, deepest: str) -> list[Tile]:
@@ -120,6 +121,5 @@ def split(height: int, width: int, tile: int, deepest: str) -> list[Tile]:
     step = grid(deepest)
     side = max(step, tile // step * step)
     margin = halo(deepest)
-    return [
-        Tile(rows, cols) for rows in _spans(height, side, margin) for cols in _spans(width, side, margin)
-    ]
+    columns = _spans(width, side, margin)
+    return [Tile(rows, cols) for rows in _spans(height, side, margin) for cols in columns]
