@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from painterly import images, tiles, transfer
+from painterly import Progress, images, stylize, tiles, transfer
 from painterly.config import Config, check_style_weights
 from painterly.extractor import Extractor, build_network
 from painterly.inputs import prepare
@@ -102,3 +102,46 @@ def test_an_image_off_the_grid_tiles_exactly() -> None:
     whole, grad, tiled, tiled_grad = _evaluate(cfg, [DATA / "starry_night.jpg"], hw, 80)
     assert _relative(tiled_grad, grad) < 1e-4
     assert tiled["total"] == pytest.approx(whole["total"], rel=1e-5)
+
+
+def test_a_tiled_run_reports_its_tiles_and_records_them() -> None:
+    events: list[Progress] = []
+    options: dict[str, Any] = dict(size=128, scales=1, iterations=2, precision="fp32", seed=0)
+    tiled = stylize(
+        DATA / "tubingen.jpg",
+        [DATA / "starry_night.jpg"],
+        tile=80,
+        progress=events.append,
+        **options,
+    )
+    whole = stylize(DATA / "tubingen.jpg", [DATA / "starry_night.jpg"], **options)
+    passes = [e.tiles for e in events if e.tiles is not None]
+    # 128×96 px: 2×2 tiles of 80 px for the gradients, 1×1 of 160 px for the statistics.
+    assert passes[:5] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert [e.step for e in events if e.tiles is None] == [1, 2]
+    assert tiled.memory["tile"] == 80 and tiled.memory["tiled_sizes"] == [[128, 96]]
+    assert whole.memory["tile"] is None and whole.memory["tiled_sizes"] == []
+    assert float((tiled.image - whole.image).abs().max()) < 1e-3
+
+
+def test_ctrl_c_within_a_tiled_step_keeps_the_image_reached() -> None:
+    seen: list[Progress] = []
+
+    def interrupt(info: Progress) -> None:
+        seen.append(info)
+        if info.step == 1 and info.tiles is not None:
+            raise KeyboardInterrupt
+
+    result = stylize(
+        DATA / "tubingen.jpg",
+        [DATA / "starry_night.jpg"],
+        size=128,
+        scales=1,
+        iterations=3,
+        precision="fp32",
+        seed=0,
+        tile=80,
+        progress=interrupt,
+    )
+    assert result.interrupted and len(result.history) == 1
+    assert torch.equal(result.image, seen[-1].image.clamp(0, 1))
