@@ -43,6 +43,11 @@ def _stride(layer: str) -> int:
     return LAYERS[INDEX[layer]].stride
 
 
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    """Sums over tiles are kept in float64 (Apple's MPS has none: float32 there)."""
+    return t.float() if t.device.type == "mps" else t.double()
+
+
 def _style_modules(objective: Objective) -> Iterator[tuple[Key, _Statistic]]:
     for i, losses in enumerate(objective.styles):
         assert isinstance(losses, torch.nn.ModuleDict)
@@ -78,6 +83,7 @@ def loss_and_grad(
         report(len(first) + k + 1, passes)
     tv = _total_variation(x, objective.tv_weight, grad)
     x.grad = grad if x.grad is None else x.grad + grad
+    style = style.to(x.device)
     total = (
         objective.style_weight * style
         + objective.content_weight * content
@@ -102,7 +108,7 @@ def _add_sums(
         mask = module.mask_window(shapes[layer], place)
         key = (layer, type(module))
         if mask is not None or key not in shared:
-            sums = tuple(s.double() for s in module.sums(flat, mask))
+            sums = tuple(_wide(s) for s in module.sums(flat, mask))
             if mask is None:
                 shared[key] = sums
         else:
@@ -116,9 +122,9 @@ def _add_sums(
 def _style_loss_and_grads(
     objective: Objective, totals: dict[Key, Sums], shapes: dict[str, tuple[int, int]]
 ) -> tuple[torch.Tensor, dict[Key, Sums]]:
-    """The style loss of the whole image and the gradient of the weighted total with
-    respect to each statistic."""
-    style = torch.zeros((), dtype=torch.float64)
+    """The style loss of the whole image (float32, on the CPU) and the gradient of the
+    weighted total with respect to each statistic."""
+    style = torch.zeros(())
     grads: dict[Key, Sums] = {}
     for (i, layer), module in _style_modules(objective):
         leaves = tuple(s.detach().requires_grad_(True) for s in totals[(i, layer)])
@@ -128,8 +134,8 @@ def _style_loss_and_grads(
         weight = objective.style_image_weights[i] * objective.layer_weights[layer]
         found = torch.autograd.grad(loss, leaves)
         grads[(i, layer)] = tuple(g * (weight * objective.style_weight) for g in found)
-        style = style + weight * loss.detach().cpu()
-    return style.float(), grads
+        style = style + weight * float(loss.detach())
+    return style, grads
 
 
 def _backward_tile(
