@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,7 +42,7 @@ def load() -> str:
 
 def section_exact() -> None:
     steps = int(os.environ.get("TILES_STEPS", "12"))  # fewer on a busy machine
-    cfg = dict(size=1024, scales=1, iterations=steps, precision="fp32", seed=0)
+    cfg: dict[str, Any] = dict(size=1024, scales=1, iterations=steps, precision="fp32", seed=0)
     OUT.mkdir(parents=True, exist_ok=True)
     results = {}
     for name, tile in (("whole", None), ("tiled", 384)):
@@ -66,7 +67,7 @@ def section_exact() -> None:
 def section_speed() -> None:
     cfg = Config(size=1024, precision="fp32")
     inputs = prepare(cfg, PHOTO, [PAINTING])
-    hw = images.fit_size(*inputs.photo.shape[-2:], 1024)
+    hw = images.fit_size(inputs.photo.shape[-2], inputs.photo.shape[-1], 1024)
     cpu = torch.device("cpu")
     net = build_network(cfg, load_weights(None), inputs.content, hw, cpu)
     extractor = Extractor(cfg, net, cpu, "fp32")

@@ -71,7 +71,7 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "gram": {},
     "masked gram, two styles": {"masks": (f"0={SKY}",)},
     "w2": {"style_loss": "w2"},

@@ -19,10 +19,10 @@ from typing import Protocol
 
 import torch
 
-from .layers import INDEX, LAYERS, layer_shapes
+from .layers import layer_shapes
 from .losses import Sums, Window, positions_by_filters, total_variation
 from .objective import LossTerms, Objective
-from .tiles import Tile
+from .tiles import Tile, stride
 
 # (tile passes done, tile passes in the step): a step makes two passes over its tiles.
 TileFn = Callable[[int, int], None]
@@ -37,10 +37,6 @@ class _Statistic(Protocol):
         self, flat: torch.Tensor, mask: torch.Tensor | None, grads: Sums
     ) -> torch.Tensor: ...
     def mask_window(self, hw: tuple[int, int], window: Window) -> torch.Tensor | None: ...
-
-
-def _stride(layer: str) -> int:
-    return LAYERS[INDEX[layer]].stride
 
 
 def _wide(t: torch.Tensor) -> torch.Tensor:
@@ -103,7 +99,7 @@ def _add_sums(
     kind are computed once per layer and shared by the styles."""
     shared: dict[tuple[str, type], Sums] = {}
     for (i, layer), module in _style_modules(objective):
-        local, place = tile.at(_stride(layer))
+        local, place = tile.at(stride(layer))
         flat = positions_by_filters(feats[layer][..., local[0], local[1]])
         mask = module.mask_window(shapes[layer], place)
         key = (layer, type(module))
@@ -155,13 +151,13 @@ def _backward_tile(
     seeds: list[torch.Tensor] = []
     content = crop.new_zeros(())
     for layer, module in objective.content.items():
-        local, place = tile.at(_stride(layer))
+        local, place = tile.at(stride(layer))
         content = content + module(feats[layer][..., local[0], local[1]], place)
     if content.requires_grad:
         outputs.append(content * objective.content_weight)
         seeds.append(torch.ones_like(outputs[-1]))
     for layer in objective.layer_weights:
-        local, place = tile.at(_stride(layer))
+        local, place = tile.at(stride(layer))
         flat = positions_by_filters(feats[layer][..., local[0], local[1]])
         seed = torch.zeros_like(flat)
         for (i, name), style in _style_modules(objective):

@@ -30,9 +30,14 @@ def receptive_field(deepest: str) -> int:
     return field
 
 
+def stride(layer: str) -> int:
+    """Input pixels per feature of ``layer`` along each side: 2 per pooling up to it."""
+    return 1 << sum(each.kind == "pool" for each in LAYERS[: INDEX[layer] + 1])
+
+
 def grid(deepest: str) -> int:
     """The stride of ``deepest``: tile edges on multiples of it keep pooling aligned."""
-    return LAYERS[INDEX[deepest]].stride
+    return stride(deepest)
 
 
 def reach(deepest: str) -> int:
