@@ -119,8 +119,9 @@ def split(height: int, width: int, tile: int, deepest: str) -> list[Tile]:
     """Tiles covering an image of ``height``×``width`` with cores of ``tile`` px (rounded
     down to the grid), row by row; the last row and column take what is left.
 
-    >>> [t.crop for t in split(256, 160, 96, "block5_conv1")][:2]  # doctest: +NORMALIZE_WHITESPACE
-    [(slice(0, 176, None), slice(0, 160, None)), (slice(16, 256, None), slice(0, 160, None))]
+    >>> parts = split(256, 160, 96, "block5_conv1")  # cores 96, 96, 64 × 96, 64
+    >>> [(t.rows.start, t.rows.low, t.rows.high) for t in parts[::2]]  # (core, crop)
+    [(0, 0, 176), (96, 16, 256), (192, 112, 256)]
     """
     check_tile(tile, deepest)
     step = grid(deepest)
