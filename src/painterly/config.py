@@ -16,8 +16,9 @@ from typing import Any
 
 from .errors import ConfigError
 from .fields import Bounds, FieldSpec, kind_of
-from .layers import check_layer
+from .layers import check_layer, deepest
 from .paths import check_readable
+from .tiles import check_tile
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 OPTIMIZERS = ("lbfgs", "adam", "gd")
@@ -182,6 +183,12 @@ class Config:
     scales: int = _opt(
         5, "coarse-to-fine: number of sizes, each √2 larger", bounds=Bounds(low=1), studio=True
     )
+    tile: int | None = _opt(
+        None,
+        "cut each step into tiles of this many px (plus halos) where the image is larger: "
+        "the same result in less memory (default: only when a whole step would not fit)",
+        bounds=Bounds(low=16),
+    )
     channels_last: bool = _opt(True, "channels-last memory layout (faster on CPUs and GPUs)")
     precision: str = _opt(
         "auto", "convolution precision (auto: the faster here)", choices=PRECISIONS
@@ -278,6 +285,8 @@ def validate(cfg: Config) -> None:
             "no content and no style layers: name at least one layer", "content_layers"
         )
     _weights("layer_weights", cfg.layer_weights, len(cfg.style_layers), "style layers")
+    if cfg.tile is not None:
+        check_tile(cfg.tile, deepest([*cfg.content_layers, *cfg.style_layers]))
     if cfg.masks and cfg.style_loss != "gram":
         raise ConfigError(
             f"style masks need the gram style loss, not '{cfg.style_loss}': "

@@ -14,14 +14,16 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import torch
 
-from . import images
+from . import images, tiled_step, tiles
 from .config import Config
-from .objective import LossTerms
+from .objective import LossTerms, Objective
 from .runtime import autocast
 from .targets import FeatureCache
+from .tiled_step import TileFn
 from .vgg import VGG19Features
 from .weights import LoadedWeights
 
+STATISTICS_TILE_FACTOR = 2
 ObjectiveFn = Callable[[Mapping[str, torch.Tensor], torch.Tensor], LossTerms]
 
 
@@ -60,6 +62,11 @@ class Extractor:
     ) -> None:
         self.net, self.device, self.precision, self.cache = net, device, precision, cache
         self.channels_last = cfg.channels_last
+        self.deepest = net.names[-1]
+        # Tiles of this side where the image is larger (None: whole images); set per
+        # scale by the run. ``on_tile`` hears of each tile's pass during a tiled step.
+        self.tile: int | None = None
+        self.on_tile: TileFn | None = None
         gains = tuple(net.pool_gains.values()) if cfg.pooling == "avg" else ()
         # What decides a target's features besides the image: runs that agree share them.
         self.key: Hashable = (cfg.weights, cfg.pooling, gains, cfg.padding, precision, str(device))
@@ -83,14 +90,34 @@ class Extractor:
             return image.contiguous(memory_format=torch.channels_last)
         return image
 
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The features of ``x`` at every layer the network gives, differentiable."""
+        with autocast(self.device, self.precision):
+            feats: dict[str, torch.Tensor] = self.net(self.layout(x))
+        return feats
+
     def loss(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:
         """The objective at ``x``, differentiable with respect to ``x``."""
-        with autocast(self.device, self.precision):
-            feats = self.net(self.layout(x))
-        return objective(feats, x)
+        return objective(self.features(x), x)
+
+    def tiles_for(self, height: int, width: int) -> list[tiles.Tile] | None:
+        """The tiles of an image of this size, or None to take it whole."""
+        if self.tile is None or max(height, width) <= self.tile:
+            return None
+        return tiles.split(height, width, self.tile, self.deepest)
 
     def loss_and_grad(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:
-        """The objective at ``x``, its gradient added to ``x.grad``."""
+        """The objective at ``x``, its gradient added to ``x.grad``: whole, or tile by
+        tile (the same values up to rounding, see :mod:`painterly.tiled_step`)."""
+        parts = self.tiles_for(x.shape[-2], x.shape[-1])
+        if parts is not None and isinstance(objective, Objective):
+            assert self.tile is not None
+            # Without gradients the network keeps only about two layers' activations
+            # at a time (a fifth of what a pass with gradients keeps): tiles twice as
+            # wide fit in the same memory, and their halos cost less.
+            height, width = x.shape[-2], x.shape[-1]
+            wide = tiles.split(height, width, STATISTICS_TILE_FACTOR * self.tile, self.deepest)
+            return tiled_step.loss_and_grad(self.features, x, objective, parts, self.on_tile, wide)
         terms = self.loss(x, objective)
         terms.total.backward()  # type: ignore[no-untyped-call]
         return terms

@@ -18,7 +18,8 @@ from .optimize import PixelOptimizer
 
 @dataclass(frozen=True)
 class Progress:
-    """What a progress callback receives after each optimiser step."""
+    """What a progress callback receives after each optimiser step (and, during a
+    tiled step, after each tile pass)."""
 
     step: int  # 1-based, over all scales
     total: int  # planned steps; with a time budget, unknown in advance (0)
@@ -30,6 +31,9 @@ class Progress:
     work: float  # fraction of the planned work done (steps weighted by their pixels), 0–1
     # The current picture, 1×3×H×W in [0, 1], as the result would show it (not a copy).
     image: torch.Tensor = field(repr=False)
+    # During a tiled step: (tile passes done, passes in the step; a step makes two
+    # passes over its tiles); ``step`` then counts the steps finished. None after a step.
+    tiles: tuple[int, int] | None = None
 
 
 ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
@@ -103,8 +107,10 @@ class Loop:
         progress: ProgressFn | None = None,
         present: Callable[[torch.Tensor], torch.Tensor] = _as_is,
         started: float | None = None,
+        history: int | None = None,
     ) -> None:
         self.cfg, self.extractor, self.progress, self.present = cfg, extractor, progress, present
+        self.lbfgs_history = cfg.lbfgs_history if history is None else history
         self.total = sum(steps for _, steps in plan)  # steps planned
         self.planned = sum(steps * h * w for (h, w), steps in plan)  # pixel-steps planned
         self.worked = 0  # pixel-steps done
@@ -124,8 +130,11 @@ class Loop:
         """Run up to ``steps`` steps, or until ``deadline`` seconds after the start."""
         device = self.extractor.device
         x = start.to(device).contiguous().requires_grad_(True)
-        opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.cfg.lbfgs_history)
+        opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.lbfgs_history)
         average = _Average(x, self.cfg.average)
+        self.extractor.on_tile = lambda done, total: self._tile_report(
+            done, total, scale, scales, average.value
+        )
         try:
             for done in range(steps if deadline is None else 1_000_000):
                 if done and deadline is not None and time.perf_counter() - self.started >= deadline:
@@ -142,27 +151,51 @@ class Loop:
             self.stopped = True
         return average.value
 
+    def _work(self, elapsed: float, pixels: float) -> float:
+        if self.cfg.time is not None:
+            return min(elapsed / self.cfg.time, 1.0)
+        return min((self.worked + pixels) / max(self.planned, 1), 1.0)
+
     def _report(self, losses: dict[str, float], scale: int, scales: int, x: torch.Tensor) -> None:
         elapsed = time.perf_counter() - self.started
         self.worked += x.shape[-2] * x.shape[-1]
-        if self.cfg.time is not None:
-            work = min(elapsed / self.cfg.time, 1.0)
-        else:
-            work = min(self.worked / max(self.planned, 1), 1.0)
         self.history.append(
             {"step": len(self.history) + 1, "scale": scale, **losses, "time": elapsed}
         )
-        if self.progress is not None:
-            info = Progress(
-                len(self.history),
-                0 if self.cfg.time is not None else self.total,
-                scale,
-                scales,
-                (x.shape[-2], x.shape[-1]),
-                losses,
-                elapsed,
-                work,
-                self.present(x.detach()),
-            )
-            if self.progress(info) is False:
-                self.stopped = True
+        self._send(losses, scale, scales, x, elapsed, self._work(elapsed, 0), None)
+
+    def _tile_report(self, done: int, total: int, scale: int, scales: int, x: torch.Tensor) -> None:
+        """A tile pass of a step ended: the work moves on within the step."""
+        elapsed = time.perf_counter() - self.started
+        pixels = x.shape[-2] * x.shape[-1] * done / total
+        last = self.history[-1] if self.history else {}
+        losses = {k: v for k, v in last.items() if k not in ("step", "scale", "time")}
+        work = self._work(elapsed, pixels)
+        self._send(losses, scale, scales, x, elapsed, work, (done, total))
+
+    def _send(
+        self,
+        losses: dict[str, float],
+        scale: int,
+        scales: int,
+        x: torch.Tensor,
+        elapsed: float,
+        work: float,
+        tiles: tuple[int, int] | None,
+    ) -> None:
+        if self.progress is None:
+            return
+        info = Progress(
+            len(self.history),
+            0 if self.cfg.time is not None else self.total,
+            scale,
+            scales,
+            (x.shape[-2], x.shape[-1]),
+            losses,
+            elapsed,
+            work,
+            self.present(x.detach()),
+            tiles,
+        )
+        if self.progress(info) is False:
+            self.stopped = True

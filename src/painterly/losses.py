@@ -18,6 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
+Window = tuple[slice, slice]  # rows and columns of a feature map
+Sums = tuple[torch.Tensor, ...]  # statistics that are sums over positions
+
 
 def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
     """Half-precision tensors as float32; float32 and float64 unchanged."""
@@ -126,8 +129,14 @@ class ContentLoss(nn.Module):
         self.register_buffer("weights", weights)
         self.scale = 1.0 / float(content_loss(self.target, torch.zeros(()))) if relative else 1.0
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return content_loss(features, self.target, self.weights) * self.scale
+    def forward(self, features: torch.Tensor, window: Window | None = None) -> torch.Tensor:
+        """The loss of ``features``; with ``window`` (rows and columns of the layer),
+        of the part of the map there (a tile's share of the sum over positions)."""
+        if window is None:
+            return content_loss(features, self.target, self.weights) * self.scale
+        weights = None if self.weights is None else self.weights[..., window[0], window[1]]
+        target = self.target[..., window[0], window[1]]
+        return content_loss(features, target, weights) * self.scale
 
 
 class GramStyleLoss(nn.Module):
@@ -171,6 +180,36 @@ class GramStyleLoss(nn.Module):
         # E_l with G = F F^T and A = M * (style Gram per position): the target is scaled
         # to this image's M, so the style image may have another size than the output.
         return gram_distance(flat, self.target * m) * (self.scale / (m * m))
+
+    # Tiled steps (painterly.tiles): the statistics are sums over positions, so they add
+    # up over tiles; the loss is a function of their totals.
+    def sums(self, flat: torch.Tensor, mask: torch.Tensor | None) -> Sums:
+        """``(G,)`` of the positions ``flat`` (M×N) weighted by their ``mask`` (M×1)."""
+        weighted = flat if mask is None else flat * mask
+        return (weighted.T @ weighted,)
+
+    def from_sums(self, sums: Sums, positions: int) -> torch.Tensor:
+        """The loss for the totals ``sums`` over all ``positions`` of the layer (the same
+        value as :meth:`forward`)."""
+        m = float(positions) if self.mask is None else float(self.mask.pow(2).sum())
+        n = self.target.shape[0]
+        diff = sums[0] - self.target.to(sums[0]) * m
+        return diff.pow(2).sum() / (4.0 * n * n) * (self.scale / (m * m))
+
+    def pullback(self, flat: torch.Tensor, mask: torch.Tensor | None, grads: Sums) -> torch.Tensor:
+        """The loss's gradient with respect to ``flat`` given its gradient ``grads``
+        with respect to the sums: ``(D + D^T) F`` (masked on both sides)."""
+        d = grads[0].to(flat)
+        sym = d + d.T
+        if mask is None:
+            return flat @ sym
+        return ((flat * mask) @ sym) * mask
+
+    def mask_window(self, hw: tuple[int, int], window: Window) -> torch.Tensor | None:
+        """The mask of the positions in ``window`` of a layer of size ``hw``, as M×1."""
+        if self.mask is None:
+            return None
+        return self.mask.view(hw)[window].reshape(-1, 1)
 
     def extra_repr(self) -> str:
         return f"filters={self.target.shape[0]}"
@@ -265,3 +304,24 @@ class W2StyleLoss(nn.Module):
         mean, cov = mean_and_covariance(features)
         distance = wasserstein2(mean, cov, self.mean, self.cov, self.cov_sqrt, self.eps)
         return distance * self.scale
+
+    # Tiled steps: the mean and covariance come from two sums over positions.
+    def sums(self, flat: torch.Tensor, mask: torch.Tensor | None) -> Sums:
+        """``(sum f, sum f f^T)`` of the positions ``flat`` (M×N); W2 takes no masks."""
+        return flat.sum(0), flat.T @ flat
+
+    def from_sums(self, sums: Sums, positions: int) -> torch.Tensor:
+        """The loss for the totals ``sums`` over all ``positions`` of the layer."""
+        mean = sums[0] / positions
+        cov = sums[1] / positions - torch.outer(mean, mean)
+        like = sums[0]
+        target = (self.mean.to(like), self.cov.to(like), self.cov_sqrt.to(like))
+        return wasserstein2(mean, cov, *target, self.eps) * self.scale
+
+    def pullback(self, flat: torch.Tensor, mask: torch.Tensor | None, grads: Sums) -> torch.Tensor:
+        """The gradient with respect to ``flat``: ``d1 + (D2 + D2^T) f`` at each position."""
+        d1, d2 = grads[0].to(flat), grads[1].to(flat)
+        return flat @ (d2 + d2.T) + d1
+
+    def mask_window(self, hw: tuple[int, int], window: Window) -> torch.Tensor | None:
+        return None

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from .errors import ConfigError
 from .layers import INDEX, layer_shapes
+from .tiles import halo
 
 # Bytes kept per activation value through forward and backward (activations, their
 # gradients, pooling indices). Measured: a 2048×1536 fp32 step up to block5_conv1 peaked
@@ -19,6 +21,16 @@ BYTES_PER_ACTIVATION = {"fp32": 8.0, "bf16": 10.0}
 OVERHEAD_BYTES = 600 * 2**20  # interpreter, torch and the weights
 # L-BFGS keeps two float32 vectors the size of the image per history entry.
 LBFGS_BYTES_PER_PIXEL_AND_ENTRY = 2 * 3 * 4
+# What a tiled step keeps at the whole image's size besides the history: about ten
+# float32 RGB copies (the image, its gradient, L-BFGS's direction and last gradient, the
+# start, photo and content images, the picture shown) and the content target at
+# block4_conv2 (512 filters at 1/8 of each side: 32 bytes a pixel).
+IMAGE_BYTES_PER_PIXEL = 10 * 3 * 4 + 32
+# Tile sides tried, largest first, when a whole step does not fit; below the smallest
+# the halos cost more than the cores.
+TILE_SIDES = (2048, 1536, 1024, 768, 512, 384, 256)
+# The history is shrunk to fit, but not below this (see the README's measurement).
+MIN_HISTORY = 10
 
 
 def activations(height: int, width: int, deepest: str) -> int:
@@ -34,6 +46,32 @@ def estimate_peak_bytes(
     network = activations(height, width, deepest) * BYTES_PER_ACTIVATION[precision]
     optimiser = LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history * height * width
     return int(network + optimiser + OVERHEAD_BYTES)
+
+
+def tiled_peak_bytes(
+    height: int, width: int, deepest: str, precision: str, tile: int, history: int = 0
+) -> int:
+    """Peak memory of a step in tiles of ``tile`` px: one tile and its halos through the
+    network, plus what the run keeps at the whole image's size."""
+    read = tile + 2 * halo(deepest)
+    network = activations(min(height, read), min(width, read), deepest)
+    per_pixel = IMAGE_BYTES_PER_PIXEL + LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history
+    image = per_pixel * height * width
+    return int(network * BYTES_PER_ACTIVATION[precision] + image + OVERHEAD_BYTES)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a run's last scale fits: whole or in tiles, and the L-BFGS history it keeps."""
+
+    tile: int | None  # None: whole steps
+    history: int
+    need: int  # estimated peak, bytes
+    have: int  # the budget, bytes
+
+    def fits_whole(self, height: int, width: int, deepest: str, precision: str) -> bool:
+        """Whether a whole step at this size fits the budget (for the coarser scales)."""
+        return estimate_peak_bytes(height, width, deepest, precision, self.history) <= self.have
 
 
 def available_bytes(device: torch.device | None = None) -> int:
@@ -57,6 +95,37 @@ def host_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def plan(
+    height: int,
+    width: int,
+    deepest: str,
+    precision: str,
+    history: int = 0,
+    tile: int | None = None,
+    have: int | None = None,
+) -> MemoryPlan | None:
+    """The largest tile (None: whole steps) and then the longest history, down to
+    :data:`MIN_HISTORY`, that fit in ``have`` bytes; None if nothing fits. A given
+    ``tile`` is kept."""
+    budget = available_bytes() if have is None else have
+    whole = estimate_peak_bytes(height, width, deepest, precision, history)
+    if tile is None and whole <= budget:
+        return MemoryPlan(None, history, whole, budget)
+    sides = (tile,) if tile is not None else [t for t in TILE_SIDES if t < max(height, width)]
+    for side in sides:
+        need = tiled_peak_bytes(height, width, deepest, precision, side, history)
+        if need <= budget:
+            return MemoryPlan(side, history, need, budget)
+    side = sides[-1] if sides else TILE_SIDES[-1]
+    bare = tiled_peak_bytes(height, width, deepest, precision, side)
+    entries = (budget - bare) // (LBFGS_BYTES_PER_PIXEL_AND_ENTRY * height * width)
+    if entries < min(history, MIN_HISTORY):
+        return None
+    fit = int(min(entries, history))
+    need = tiled_peak_bytes(height, width, deepest, precision, side, fit)
+    return MemoryPlan(side, fit, need, budget)
+
+
 def check_fits(
     height: int,
     width: int,
@@ -65,23 +134,28 @@ def check_fits(
     size: int,
     history: int = 0,
     device: torch.device | None = None,
-) -> None:
-    """Raise :class:`ConfigError` naming the largest size that fits on ``device`` (default:
-    the host), if this one does not."""
+    tile: int | None = None,
+) -> MemoryPlan:
+    """How this size fits on ``device`` (default: the host), whole or in tiles (see
+    :func:`plan`); raise :class:`ConfigError` naming the largest size that fits if it
+    cannot fit even in tiles."""
     have = available_bytes(device)
+    found = plan(height, width, deepest, precision, history, tile, have)
+    if found is not None:
+        return found
 
-    def need(scale: float) -> int:
+    def fits(scale: float) -> bool:
         h, w = round(height * scale), round(width * scale)
-        return estimate_peak_bytes(h, w, deepest, precision, history)
+        return plan(h, w, deepest, precision, history, tile, have) is not None
 
-    if need(1.0) <= have:
-        return
     fit = size
-    while fit > 16 and need(fit / size) > have:
+    while fit > 16 and not fits(fit / size):
         fit = int(fit * 0.95)
+    side = tile or TILE_SIDES[-1]
+    need = tiled_peak_bytes(height, width, deepest, precision, side, min(history, MIN_HISTORY))
     raise ConfigError(
-        f"{{field}} {size} needs about {need(1.0) / 2**30:.1f} GiB but {have / 2**30:.1f} GiB "
-        f"is available: use {{field}} {fit} or less",
+        f"{{field}} {size} needs about {need / 2**30:.1f} GiB even in tiles but "
+        f"{have / 2**30:.1f} GiB is available: use {{field}} {fit} or less",
         "size",
     )
 

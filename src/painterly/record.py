@@ -36,6 +36,9 @@ class Result:
     precision: str
     painting: torch.Tensor | None = None  # the result at strength 1
     photo: torch.Tensor | None = None  # the photo at the result's size
+    # How the steps fitted in memory: tile side, halo, sizes taken in tiles, the L-BFGS
+    # history kept, the estimated peak.
+    memory: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def with_strength(self, strength: float) -> Result:
         """The same run blended with the photo by another ``strength``, without running
@@ -73,6 +76,7 @@ class Result:
             "final_losses": self.final_losses,
             "seconds": round(self.elapsed, 3),
             "interrupted": self.interrupted,
+            "memory": self.memory,
             "inputs": inputs or {},
         }
 

@@ -29,11 +29,12 @@ from .layers import deepest, min_side
 from .loop import Loop
 from .loop import Progress as Progress
 from .loop import ProgressFn as ProgressFn
-from .memory import check_fits
+from .memory import MemoryPlan, check_fits
 from .objective import LossTerms, Objective, PixelLoss, objective_for
 from .record import Result
 from .runtime import pick_device, resolve_precision
 from .targets import FeatureCache
+from .tiles import halo
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
@@ -146,18 +147,22 @@ def run(
     plan = schedule(cfg, *inputs.photo.shape[-2:])
     check_style_sizes(cfg, inputs.styles, plan)
     warn_upscale(cfg, inputs.styles, plan[-1][0])
-    layers = [*cfg.content_layers, *cfg.style_layers]
-    history = cfg.lbfgs_history if cfg.optimizer == "lbfgs" else 2  # Adam: two moments
-    check_fits(*plan[-1][0], deepest(layers), precision, cfg.size, history, device)
+    deep = deepest([*cfg.content_layers, *cfg.style_layers])
+    fit = check_fits(*plan[-1][0], deep, precision, cfg.size, _history(cfg, plan), device, cfg.tile)
     weights = load_weights(cfg.weights)
     net = build_network(cfg, weights, inputs.content, plan[0][0], device)
     extractor = Extractor(cfg, net, device, precision, cache)
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
-    loop = Loop(cfg, extractor, plan, progress, inputs.present, started)
+    history = fit.history if cfg.optimizer == "lbfgs" else cfg.lbfgs_history
+    loop = Loop(cfg, extractor, plan, progress, inputs.present, started, history)
     image: torch.Tensor | None = None
     ends = deadlines(plan)
+    tiled: list[list[int]] = []
     for index, (hw, steps) in enumerate(plan):
+        extractor.tile = _tile_at(cfg, fit, hw, deep, precision)
+        if extractor.tiles_for(*hw) is not None:
+            tiled.append([hw[1], hw[0]])
         first = _start_image(cfg, inputs, hw, image, generator, start)
         objective = _objective(cfg, extractor, inputs, image_weights, hw, plan[-1][0])
         objective.extra = extra_loss
@@ -180,7 +185,34 @@ def run(
         precision=precision,
         painting=painting,
         photo=photo,
+        memory={
+            "tile": extractor.tile if tiled else None,
+            "halo": halo(deep) if tiled else None,
+            "tiled_sizes": tiled,
+            "lbfgs_history": history if cfg.optimizer == "lbfgs" else None,
+            "estimated_peak_gib": round(fit.need / 2**30, 2),
+        },
     )
+
+
+def _history(cfg: Config, plan: list[tuple[tuple[int, int], int]]) -> int:
+    """Image-sized vectors the optimiser keeps per pair at the last scale: L-BFGS never
+    holds more pairs than it takes steps there (a time budget may take any number)."""
+    if cfg.optimizer == "adam":
+        return 2  # its two moments
+    if cfg.optimizer != "lbfgs":
+        return 0
+    return cfg.lbfgs_history if cfg.time is not None else min(cfg.lbfgs_history, plan[-1][1])
+
+
+def _tile_at(
+    cfg: Config, fit: MemoryPlan, hw: tuple[int, int], deep: str, precision: str
+) -> int | None:
+    """The tile side at the scale ``hw``: ``--tile`` wherever the image is larger, else
+    the memory plan's tile where a whole step would not fit."""
+    if cfg.tile is not None:
+        return cfg.tile
+    return None if fit.fits_whole(*hw, deep, precision) else fit.tile
 
 
 def evaluate(

@@ -29,6 +29,18 @@ def plot_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.losses.png")
 
 
+def _describe(info: Progress) -> str:
+    """The bar's words: the step, the size, the losses, and the tile within a step."""
+    step = info.step + (info.tiles is not None)  # within a tiled step: the one under way
+    steps = f"step {step}/{info.total}" if info.total else f"step {step}"
+    where = f"{steps} at {info.size[1]}×{info.size[0]}"
+    if info.tiles is not None:
+        where += f", tile pass {info.tiles[0]}/{info.tiles[1]}"
+    if "style" not in info.losses:
+        return where
+    return f"{where}, style {info.losses['style']:.3g} content {info.losses['content']:.3g}"
+
+
 class _Reporter:
     """Turns progress events into a tqdm bar and intermediate images.
 
@@ -51,14 +63,9 @@ class _Reporter:
 
     def __call__(self, info: Progress) -> None:
         if self.bar is not None:
-            steps = f"step {info.step}/{info.total}" if info.total else f"step {info.step}"
-            self.bar.set_postfix_str(
-                f"{steps} at {info.size[1]}×{info.size[0]}, style {info.losses['style']:.3g} "
-                f"content {info.losses['content']:.3g}",
-                refresh=False,
-            )
+            self.bar.set_postfix_str(_describe(info), refresh=False)
             self.bar.update(100 * info.work - self.bar.n)
-        if self.save_every and info.step % self.save_every == 0:
+        if info.tiles is None and self.save_every and info.step % self.save_every == 0:
             path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
             try:
                 images.save_image(info.image.detach().cpu().clamp(0, 1), path)

@@ -224,6 +224,9 @@ class JobQueue:
 
 def _step(job: Job, p: Progress) -> bool:
     """Turn a progress event into a page event; return False to stop a cancelled job."""
+    if p.tiles is not None:  # within a tiled step: only the work moves on
+        job.emit("tile", done=p.tiles[0], total=p.tiles[1], work=round(p.work, 4))
+        return not job.cancel.is_set()
     now = time.monotonic()
     data: dict[str, Any] = {
         "step": p.step,

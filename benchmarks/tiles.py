@@ -1,0 +1,149 @@
+"""Tiled steps: exactness, overhead, memory. `python benchmarks/tiles.py SECTION...`
+
+Sections (run in the order given, side by side in one process where they compare):
+- ``exact``: a 1024 px run with ``--tile 384`` and one without, same seed, fp32, 12 steps
+  at one scale from the photo: the images' mean difference and the largest mean
+  difference along any row or column (a seam would stand out), seconds per step.
+- ``speed``: one step's loss and gradient at 1024 px, whole and in 384 px tiles,
+  alternated three times (the ratio of the medians).
+- ``memory``: what ``check_fits`` plans at 2048, 4096 and 8192 px (here, and with a
+  20 GiB budget), and the peak resident memory of a tiled step at 2048 px.
+- ``history``: L-BFGS at 384 px, 30 steps from the photo, with histories 30, 10, 5:
+  the final objective (the rule for shrinking the history at large sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from painterly import images, memory, transfer
+from painterly.config import Config, check_style_weights
+from painterly.extractor import Extractor, build_network
+from painterly.inputs import prepare
+from painterly.weights import load_weights
+
+SHARED = Path(os.environ.get("PAINTERLY_IMAGES", "/work/shared/images"))
+PHOTO, PAINTING = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
+OUT = Path(os.environ.get("TILES_OUT", "/tmp/painterly-tiles"))
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def section_exact() -> None:
+    steps = int(os.environ.get("TILES_STEPS", "12"))  # fewer on a busy machine
+    cfg: dict[str, Any] = dict(size=1024, scales=1, iterations=steps, precision="fp32", seed=0)
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, tile in (("whole", None), ("tiled", 384)):
+        print(f"{name}: starting ({load()})", flush=True)
+        result = transfer.stylize(PHOTO, [PAINTING], tile=tile, **cfg)
+        result.save(OUT / f"{name}.png")
+        times = [h["time"] for h in result.history]
+        per_step = (times[-1] - times[0]) / (len(times) - 1)
+        print(f"{name}: {per_step:.1f} s a step, losses {result.final_losses} ({load()})")
+        results[name] = result.image[0]
+    diff = (results["tiled"] - results["whole"]).abs().mean(0)  # H×W, on a 0–1 scale
+    rows, cols = diff.mean(1), diff.mean(0)
+    print(
+        f"mean |tiled - whole| = {float(diff.mean()) * 255:.3f} /255, largest row mean "
+        f"{float(rows.max()) * 255:.3f} /255 (row {int(rows.argmax())}), largest column mean "
+        f"{float(cols.max()) * 255:.3f} /255 (column {int(cols.argmax())}), largest pixel "
+        f"{float(diff.max()) * 255:.1f} /255"
+    )
+    images.save_image((diff / diff.max().clamp_min(1e-8)).expand(3, -1, -1)[None], OUT / "diff.png")
+
+
+def section_speed() -> None:
+    cfg = Config(size=1024, precision="fp32")
+    inputs = prepare(cfg, PHOTO, [PAINTING])
+    hw = images.fit_size(inputs.photo.shape[-2], inputs.photo.shape[-1], 1024)
+    cpu = torch.device("cpu")
+    net = build_network(cfg, load_weights(None), inputs.content, hw, cpu)
+    extractor = Extractor(cfg, net, cpu, "fp32")
+    weights = check_style_weights(cfg, 1)
+    objective = transfer._objective(cfg, extractor, inputs, weights, hw, hw)
+    x = images.resize(inputs.content, hw)
+    seconds: dict[str, list[float]] = {"whole": [], "tiled": []}
+    for _ in range(3):
+        for name, tile in (("whole", None), ("tiled", 384)):
+            extractor.tile = tile
+            y = x.clone().requires_grad_(True)
+            start = time.perf_counter()
+            extractor.loss_and_grad(y, objective)
+            seconds[name].append(time.perf_counter() - start)
+            print(f"{name}: {seconds[name][-1]:.1f} s ({load()})", flush=True)
+    whole, tiled = (statistics.median(seconds[k]) for k in ("whole", "tiled"))
+    ratio = tiled / whole
+    print(f"step at {hw[1]}×{hw[0]}: whole {whole:.1f} s, tiled {tiled:.1f} s: {ratio:.2f}×")
+
+
+def _peak_of(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident GiB of a child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(argv)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status:
+        raise SystemExit(f"{argv} failed with status {status}")
+    return time.perf_counter() - start, usage.ru_maxrss / 2**20
+
+
+def section_memory() -> None:
+    for side in (2048, 4096, 8192):
+        h, w = images.fit_size(768, 1024, side)
+        for label, have in (("here", memory.available_bytes()), ("20 GiB", 20 * 2**30)):
+            fit = memory.plan(h, w, "block5_conv1", "fp32", 40, have=have)
+            whole = memory.estimate_peak_bytes(h, w, "block5_conv1", "fp32", 40) / 2**30
+            what = "does not fit" if fit is None else f"tile {fit.tile}, history {fit.history}"
+            need = "" if fit is None else f", {fit.need / 2**30:.1f} GiB"
+            print(f"{w}×{h} ({label}, {have / 2**30:.1f} GiB): whole {whole:.1f} GiB; {what}{need}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "painterly", "stylize", str(PHOTO), str(PAINTING)]
+    argv += ["--size", "2048", "--scales", "1", "--iterations", "1", "--tile", "768"]
+    argv += ["--precision", "fp32", "--upscale-style", "-q", "-o", str(OUT / "2048.png")]
+    print(f"2048 px, 1 step in 768 px tiles: starting ({load()})", flush=True)
+    wall, peak = _peak_of(argv)
+    estimate = memory.tiled_peak_bytes(1536, 2048, "block5_conv1", "fp32", 768, 1) / 2**30
+    print(f"2048 px, 1 tiled step: {wall:.0f} s wall, peak {peak:.2f} GiB", end="")
+    print(f" (estimate {estimate:.2f} GiB)")
+    print(f"  ({load()})")
+
+
+def section_history() -> None:
+    for history in (30, 10, 5):
+        result = transfer.stylize(
+            PHOTO,
+            [PAINTING],
+            size=384,
+            scales=1,
+            iterations=30,
+            precision="fp32",
+            seed=0,
+            lbfgs_history=history,
+        )
+        print(f"history {history}: final {result.final_losses} ({load()})", flush=True)
+
+
+SECTIONS = {
+    "exact": section_exact,
+    "speed": section_speed,
+    "memory": section_memory,
+    "history": section_history,
+}
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="+", choices=SECTIONS)
+    for section in parser.parse_args().sections:
+        print(f"## {section} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {load()})")
+        SECTIONS[section]()

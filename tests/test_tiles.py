@@ -1,0 +1,147 @@
+"""Tiled steps give the untiled loss and gradient; the tile geometry follows the layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from painterly import Progress, images, stylize, tiles, transfer
+from painterly.config import Config, check_style_weights
+from painterly.extractor import Extractor, build_network
+from painterly.inputs import prepare
+from painterly.objective import LossTerms
+from painterly.weights import load_weights
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
+SKY = DATA / "tubingen_sky.png"
+
+
+def test_halo_comes_from_the_layer_walk() -> None:
+    assert tiles.receptive_field("block5_conv1") == 156
+    assert tiles.receptive_field("block4_conv2") == 84
+    assert (tiles.reach("block5_conv1"), tiles.halo("block5_conv1")) == (80, 80)
+    assert (tiles.reach("block4_conv2"), tiles.halo("block4_conv2")) == (40, 40)
+    assert tiles.grid("block5_conv1") == 16
+
+
+def test_tiles_cover_an_uneven_image_once() -> None:
+    parts = tiles.split(200, 250, 96, "block5_conv1")
+    covered = torch.zeros(200, 250)
+    for tile in parts:
+        covered[tile.rows.start : tile.rows.stop, tile.cols.start : tile.cols.stop] += 1
+        assert tile.rows.start % 16 == 0 and tile.cols.start % 16 == 0
+        assert tile.rows.low == max(0, tile.rows.start - 80)  # no halo past the border
+        assert tile.cols.high == min(250, tile.cols.stop + 80)
+    assert bool((covered == 1).all())
+    assert [t.cols.stop - t.cols.start for t in parts[:3]] == [96, 96, 58]
+
+
+def test_a_tile_smaller_than_the_halo_is_refused() -> None:
+    with pytest.raises(Exception, match="tile 64 px is smaller than the 80 px halo") as info:
+        Config(tile=64)
+    assert info.value.field == "tile"  # type: ignore[attr-defined]
+    Config(tile=64, style_layers=("block3_conv1",), content_layers=("block3_conv1",))
+
+
+def _evaluate(cfg: Config, styles: list[Path], hw: tuple[int, int], tile: int) -> Any:
+    """Loss terms and gradient at a fixed image between the photo and noise, whole and
+    in tiles."""
+    inputs = prepare(cfg, DATA / "tubingen.jpg", styles)
+    cpu = torch.device("cpu")
+    net = build_network(cfg, load_weights(cfg.weights), inputs.content, hw, cpu)
+    extractor = Extractor(cfg, net, cpu, "fp32")
+    weights = check_style_weights(cfg, len(styles))
+    objective = transfer._objective(cfg, extractor, inputs, weights, hw, hw)
+    noise = torch.rand((1, 3, *hw), generator=torch.Generator().manual_seed(0))
+    start = 0.7 * images.resize(inputs.content, hw) + 0.3 * noise
+    out = []
+    for each in (None, tile):
+        x = start.clone().requires_grad_(True)
+        extractor.tile = each
+        terms: LossTerms = extractor.loss_and_grad(x, objective)
+        assert x.grad is not None
+        out += [terms.as_floats(), x.grad]
+    return out
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+CASES: dict[str, dict[str, Any]] = {
+    "gram": {},
+    "masked gram, two styles": {"masks": (f"0={SKY}",)},
+    "w2": {"style_loss": "w2"},
+    "avg pooling, content mask, replicate": {
+        "pooling": "avg",
+        "content_mask": str(SKY),
+        "padding": "replicate",
+    },
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_tiled_step_matches_the_untiled_one(case: str) -> None:
+    cfg = Config(precision="fp32", **CASES[case])
+    styles = [DATA / "starry_night.jpg", DATA / "the_scream.jpg"][: 2 if "two" in case else 1]
+    hw = (192, 256)  # 96 px tiles: 2 rows, 3 columns (the last 64 px wide)
+    whole, grad, tiled, tiled_grad = _evaluate(cfg, styles, hw, 96)
+    assert _relative(tiled_grad, grad) < 1e-4
+    for part in ("total", "content", "style", "tv"):
+        # W2's untiled loss takes its square roots in float32, the tiled one in float64.
+        assert tiled[part] == pytest.approx(whole[part], rel=1e-4, abs=1e-9)
+    assert whole["content"] > 0 and whole["style"] > 0 and whole["tv"] > 0
+
+
+def test_an_image_off_the_grid_tiles_exactly() -> None:
+    cfg = Config(precision="fp32")
+    hw = (150, 203)  # neither side a multiple of 16
+    whole, grad, tiled, tiled_grad = _evaluate(cfg, [DATA / "starry_night.jpg"], hw, 80)
+    assert _relative(tiled_grad, grad) < 1e-4
+    assert tiled["total"] == pytest.approx(whole["total"], rel=1e-5)
+
+
+def test_a_tiled_run_reports_its_tiles_and_records_them() -> None:
+    events: list[Progress] = []
+    options: dict[str, Any] = dict(size=128, scales=1, iterations=2, precision="fp32", seed=0)
+    tiled = stylize(
+        DATA / "tubingen.jpg",
+        [DATA / "starry_night.jpg"],
+        tile=80,
+        progress=events.append,
+        **options,
+    )
+    whole = stylize(DATA / "tubingen.jpg", [DATA / "starry_night.jpg"], **options)
+    passes = [e.tiles for e in events if e.tiles is not None]
+    # 128×96 px: 2×2 tiles of 80 px for the gradients, 1×1 of 160 px for the statistics.
+    assert passes[:5] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert [e.step for e in events if e.tiles is None] == [1, 2]
+    assert tiled.memory["tile"] == 80 and tiled.memory["tiled_sizes"] == [[128, 96]]
+    assert whole.memory["tile"] is None and whole.memory["tiled_sizes"] == []
+    assert float((tiled.image - whole.image).abs().max()) < 1e-3
+
+
+def test_ctrl_c_within_a_tiled_step_keeps_the_image_reached() -> None:
+    seen: list[Progress] = []
+
+    def interrupt(info: Progress) -> None:
+        seen.append(info)
+        if info.step == 1 and info.tiles is not None:
+            raise KeyboardInterrupt
+
+    result = stylize(
+        DATA / "tubingen.jpg",
+        [DATA / "starry_night.jpg"],
+        size=128,
+        scales=1,
+        iterations=3,
+        precision="fp32",
+        seed=0,
+        tile=80,
+        progress=interrupt,
+    )
+    assert result.interrupted and len(result.history) == 1
+    assert torch.equal(result.image, seen[-1].image.clamp(0, 1))
