@@ -46,15 +46,18 @@ def test_a_tile_smaller_than_the_halo_is_refused() -> None:
     Config(tile=64, style_layers=("block3_conv1",), content_layers=("block3_conv1",))
 
 
-def _evaluate(cfg: Config, styles: list[Path], hw: tuple[int, int], tile: int) -> Any:
+def _evaluate(
+    cfg: Config, styles: list[Path], hw: tuple[int, int], tile: int, extra: Any = None
+) -> Any:
     """Loss terms and gradient at a fixed image between the photo and noise, whole and
-    in tiles."""
+    in tiles (with a caller's pixel term ``extra``, if given)."""
     inputs = prepare(cfg, DATA / "tubingen.jpg", styles)
     cpu = torch.device("cpu")
     net = build_network(cfg, load_weights(cfg.weights), inputs.content, hw, cpu)
     extractor = Extractor(cfg, net, cpu, "fp32")
     weights = check_style_weights(cfg, len(styles))
     objective = transfer._objective(cfg, extractor, inputs, weights, hw, hw)
+    objective.extra = extra
     noise = torch.rand((1, 3, *hw), generator=torch.Generator().manual_seed(0))
     start = 0.7 * images.resize(inputs.content, hw) + 0.3 * noise
     out = []
@@ -94,6 +97,22 @@ def test_tiled_step_matches_the_untiled_one(case: str) -> None:
         # W2's untiled loss takes its square roots in float32, the tiled one in float64.
         assert tiled[part] == pytest.approx(whole[part], rel=1e-4, abs=1e-9)
     assert whole["content"] > 0 and whole["style"] > 0 and whole["tv"] > 0
+
+
+def test_a_callers_pixel_term_counts_in_tiled_steps() -> None:
+    """The video's temporal loss is a term on the pixels: tiles must add it too."""
+    hw = (192, 256)
+    target = torch.rand((1, 3, *hw), generator=torch.Generator().manual_seed(1))
+
+    def pull(x: torch.Tensor) -> torch.Tensor:
+        return 50.0 * ((x - target) ** 2).mean()
+
+    cfg = Config(precision="fp32")
+    whole, grad, tiled, tiled_grad = _evaluate(cfg, [DATA / "starry_night.jpg"], hw, 96, pull)
+    assert whole["extra"] > 0
+    assert tiled["extra"] == pytest.approx(whole["extra"], rel=1e-6)
+    assert tiled["total"] == pytest.approx(whole["total"], rel=1e-5)
+    assert _relative(tiled_grad, grad) < 1e-4
 
 
 def test_an_image_off_the_grid_tiles_exactly() -> None:

@@ -77,7 +77,8 @@ def loss_and_grad(
     for k, tile in enumerate(tiles):
         content = content + _backward_tile(features, x, objective, tile, grads, shapes, grad)
         report(len(first) + k + 1, passes)
-    tv = _total_variation(x, objective.tv_weight, grad)
+    tv = _pixel_term(x, total_variation, grad, objective.tv_weight)
+    extra = None if objective.extra is None else _pixel_term(x, objective.extra, grad)
     x.grad = grad if x.grad is None else x.grad + grad
     style = style.to(x.device)
     total = (
@@ -85,7 +86,9 @@ def loss_and_grad(
         + objective.content_weight * content
         + objective.tv_weight * tv
     )
-    return LossTerms(total, content, style, tv)
+    if extra is None:
+        return LossTerms(total, content, style, tv)
+    return LossTerms(total + extra, content, style, tv, extra)
 
 
 def _add_sums(
@@ -172,13 +175,20 @@ def _backward_tile(
     return content.detach()
 
 
-def _total_variation(x: torch.Tensor, weight: float, grad: torch.Tensor) -> torch.Tensor:
-    """The total variation of the whole image, its weighted gradient added to ``grad``."""
+def _pixel_term(
+    x: torch.Tensor,
+    term: Callable[[torch.Tensor], torch.Tensor],
+    grad: torch.Tensor,
+    weight: float = 1.0,
+) -> torch.Tensor:
+    """A loss term on the whole image's pixels (total variation, a caller's extra
+    term), unweighted; its weighted gradient is added to ``grad``. Cheap next to the
+    network's tiles."""
     if not weight:
         return x.new_zeros(())
     leaf = x.detach().requires_grad_(True)
-    tv = total_variation(leaf)
-    (tv * weight).backward()  # type: ignore[no-untyped-call]
+    value = term(leaf)
+    (value * weight).backward()  # type: ignore[no-untyped-call]
     assert leaf.grad is not None
     grad += leaf.grad
-    return tv.detach()
+    return value.detach()
