@@ -40,6 +40,7 @@ def run_grid_on(
         if any(not 0 <= i < len(styles) for i in r.styles):
             raise ConfigError(f"run '{r.name}' uses a style index beyond the {len(styles)} given")
     configs = [make_config(preset, **{**(base or {}), **r.options}) for r in runs]
+    out = experiment.folder(out)  # created once the grid is found valid, as run_grid does
     photo = (Path(content).name, Path(content).read_bytes())
     paintings = [(Path(s).name, Path(s).read_bytes()) for s in styles]
     slugs = [f"{i + 1:02d}-{r.key(c)}" for i, (r, c) in enumerate(zip(runs, configs, strict=True))]
