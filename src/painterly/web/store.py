@@ -33,7 +33,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from .. import images
+from .. import images, outputs
 from ..errors import ImageError
 from ..record import Result, write_json
 from ..samples import BUNDLED, MASKS, bundled
@@ -248,9 +248,9 @@ class Store:
             part.mkdir(exist_ok=True)
             images.save_image(result.image, part / "image.png")
             write_json(part / "record.json", record)
-            _fsync_dir(part)
+            outputs.fsync_folder(part)
             part.rename(folder)
-            _fsync_dir(self.runs)
+            outputs.fsync_folder(self.runs)
         except OSError as exc:
             shutil.rmtree(part, ignore_errors=True)
             if is_disk_full(exc):
@@ -298,20 +298,6 @@ class Store:
         return (
             [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
         )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a folder's entries durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
