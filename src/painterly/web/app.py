@@ -150,5 +150,4 @@ def _choices() -> dict[str, list[str]]:
     for f in dataclasses.fields(Config):
         if f.metadata.get("choices") and f.name in FIELDS:
             out[f.name] = list(f.metadata["choices"])
-    out["init"] = ["content", "noise"]
     return out
