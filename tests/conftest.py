@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from painterly.cli import main
+
+if TYPE_CHECKING:
+    from studio_http import Studio
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
 
@@ -40,3 +44,14 @@ def fails_with(capsys: pytest.CaptureFixture[str]) -> FailsWith:
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
     return check
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
+    """``serve(server=ServerLimits, **create_app options)``: a running studio on
+    127.0.0.1, stopped after the test (the studio's HTTP tests; needs painterly[web])."""
+    from studio_http import Servers
+
+    servers = Servers(tmp_path)
+    yield servers.start
+    servers.close()

@@ -4,7 +4,7 @@ other sites, other Host names, without the token; the headers on every answer.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +15,7 @@ pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 from painterly.cli import main
 from painterly.samples import bundled
 from painterly.web.guard import Access
-from studio_http import BUNDLE, TINY, Servers, Studio, free_port, png
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
-    """``serve(server=ServerLimits, **create_app options)``: a running studio."""
-    servers = Servers(tmp_path)
-    yield servers.start
-    servers.close()
-
+from studio_http import BUNDLE, TINY, Studio, free_port, png
 
 # --- 1. cross-site requests ------------------------------------------------------
 

@@ -10,7 +10,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,7 @@ from painterly.web.jobs import JobQueue
 from painterly.web.server import ServerLimits
 from painterly.web.state import StreamLimits
 from painterly.web.store import Limits, Store
-from studio_http import BUNDLE, TINY, Gate, Servers, Studio, free_port, noise_png, png
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
-    """``serve(server=ServerLimits, **create_app options)``: a running studio."""
-    servers = Servers(tmp_path)
-    yield servers.start
-    servers.close()
-
+from studio_http import BUNDLE, TINY, Gate, Studio, free_port, noise_png, png
 
 # --- 4. resource limits ----------------------------------------------------------
 

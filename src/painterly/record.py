@@ -89,9 +89,7 @@ class Result:
     ) -> Path:
         """Write the image and, beside it, ``<name>.json`` with the record, as a pair
         (see :func:`save_pair`; ``bit_depth=16`` for 16 bits per channel in a PNG or TIFF)."""
-        out = images.check_output_path(path, bit_depth)
-        record = self.record(inputs)
-        record["output"] = {"path": out.name, "bit_depth": bit_depth, "quality": quality}
+        out, record = self._output(path, quality, inputs, bit_depth)
         return save_pair(self.image, out, record, quality, bit_depth)
 
     def save_or_fallback(
@@ -103,10 +101,21 @@ class Result:
     ) -> Path:
         """:meth:`save`; if writing fails, save to the temporary folder instead and raise
         :class:`SavedElsewhere` naming both, so that the work is never lost."""
+        out, record = self._output(path, quality, inputs, bit_depth)
+        return save_pair_or_fallback(self.image, out, record, quality, bit_depth)
+
+    def _output(
+        self,
+        path: str | os.PathLike[str],
+        quality: int,
+        inputs: dict[str, Any] | None,
+        bit_depth: int,
+    ) -> tuple[Path, dict[str, Any]]:
+        """The checked output path and the record that names it."""
         out = images.check_output_path(path, bit_depth)
         record = self.record(inputs)
         record["output"] = {"path": out.name, "bit_depth": bit_depth, "quality": quality}
-        return save_pair_or_fallback(self.image, out, record, quality, bit_depth)
+        return out, record
 
 
 def save_pair_or_fallback(
