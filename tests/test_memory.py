@@ -52,9 +52,9 @@ def test_a_small_budget_picks_tiles_then_a_shorter_history(
 
 def test_the_guard_asks_the_device_it_will_run_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 80 * 2**30))
-    assert memory.available_bytes(torch.device("cuda")) == 2**30
+    assert memory.available_bytes(torch.device("cuda")) == int(memory.HEADROOM * 2**30)
     monkeypatch.setattr(memory, "host_bytes", lambda: 64 * 2**30)
-    assert memory.available_bytes(torch.device("cpu")) == 64 * 2**30
+    assert memory.available_bytes(torch.device("cpu")) == int(memory.HEADROOM * 64 * 2**30)
     # 1 GiB free on the GPU refuses a size that the host's memory would take.
     memory.check_fits(768, 1024, "block5_conv1", "fp32", 1024)
     with pytest.raises(ConfigError, match="use size") as info:

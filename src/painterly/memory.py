@@ -31,6 +31,9 @@ IMAGE_BYTES_PER_PIXEL = 10 * 3 * 4 + 32
 TILE_SIDES = (2048, 1536, 1024, 768, 512, 384, 256)
 # The history is shrunk to fit, but not below this (see the README's measurement).
 MIN_HISTORY = 10
+# A run plans with this share of the memory free when it starts: the estimate is an
+# estimate, and other programs on the machine keep growing while a long run goes on.
+HEADROOM = 0.9
 
 
 def activations(height: int, width: int, deepest: str) -> int:
@@ -75,12 +78,13 @@ class MemoryPlan:
 
 
 def available_bytes(device: torch.device | None = None) -> int:
-    """Memory a run on ``device`` may use: a CUDA device's free memory; for the CPU (and
-    Apple's MPS, which shares it) the host's MemAvailable, else its physical memory."""
+    """Memory a run on ``device`` may use: :data:`HEADROOM` of a CUDA device's free
+    memory, or for the CPU (and Apple's MPS, which shares it) of the host's MemAvailable,
+    else of its physical memory."""
     if device is not None and device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    return host_bytes()
+        return int(HEADROOM * free)
+    return int(HEADROOM * host_bytes())
 
 
 def host_bytes() -> int:
