@@ -37,7 +37,8 @@ def test_a_small_budget_picks_tiles_then_a_shorter_history(
     whole = memory.estimate_peak_bytes(1536, 2048, "block5_conv1", "fp32", 40)
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: whole // 2)
     fit = memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, history=40)
-    assert fit.tile is not None and fit.history == 40 and fit.need <= whole // 2
+    assert fit.tile is not None and memory.SHORT_HISTORY <= fit.history <= 40
+    assert fit.need <= whole // 2
     assert not fit.fits_whole(1536, 2048, "block5_conv1", "fp32")
     assert fit.fits_whole(384, 512, "block5_conv1", "fp32")
     # Less still: the smallest tile, and the history shrunk to what is left.
@@ -48,6 +49,19 @@ def test_a_small_budget_picks_tiles_then_a_shorter_history(
     # A tile given is kept.
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: 64 * 2**30)
     assert memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, 40, tile=384).tile == 384
+
+
+def test_larger_tiles_come_before_a_long_history() -> None:
+    # At 4096×3072 with 20 GiB, 1024 px tiles would keep all 40 entries; 1536 px tiles
+    # read less halo at every step and keep 20 or more, so they win.
+    budget = 20 * 2**30
+    assert memory.tiled_peak_bytes(3072, 4096, "block5_conv1", "bf16", 1024, 40) <= budget
+    fit = memory.plan(3072, 4096, "block5_conv1", "bf16", 40, have=budget)
+    assert fit is not None and fit.tile == 1536
+    assert memory.SHORT_HISTORY <= fit.history < 40 and fit.need <= budget
+    # A history asked shorter than SHORT_HISTORY is kept as asked.
+    fit = memory.plan(3072, 4096, "block5_conv1", "bf16", 8, have=budget)
+    assert fit is not None and fit.history == 8
 
 
 def test_the_guard_asks_the_device_it_will_run_on(monkeypatch: pytest.MonkeyPatch) -> None:

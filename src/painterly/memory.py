@@ -31,6 +31,8 @@ IMAGE_BYTES_PER_PIXEL = 10 * 3 * 4 + 32
 TILE_SIDES = (2048, 1536, 1024, 768, 512, 384, 256)
 # The history is shrunk to fit, but not below this (see the README's measurement).
 MIN_HISTORY = 10
+# Before tiles get smaller, the history is shortened down to this.
+SHORT_HISTORY = 20
 # A run plans with this share of the memory free when it starts: the estimate is an
 # estimate, and other programs on the machine keep growing while a long run goes on.
 HEADROOM = 0.9
@@ -108,26 +110,39 @@ def plan(
     tile: int | None = None,
     have: int | None = None,
 ) -> MemoryPlan | None:
-    """The largest tile (None: whole steps) and then the longest history, down to
-    :data:`MIN_HISTORY`, that fit in ``have`` bytes; None if nothing fits. A given
-    ``tile`` is kept."""
+    """How a step at this size fits in ``have`` bytes (default: what is available), or
+    None if nothing fits. A given ``tile`` is kept.
+
+    Whole steps if they fit; else the largest tile whose longest fitting history is at
+    least :data:`SHORT_HISTORY` (or the history asked for, if shorter): halos around
+    small tiles cost time at every step, while a history of 20 instead of 40 costs
+    L-BFGS next to nothing (see the README's measurement); else the largest tile with
+    at least :data:`MIN_HISTORY`.
+    """
     budget = available_bytes() if have is None else have
     whole = estimate_peak_bytes(height, width, deepest, precision, history)
     if tile is None and whole <= budget:
         return MemoryPlan(None, history, whole, budget)
     sides = (tile,) if tile is not None else [t for t in TILE_SIDES if t < max(height, width)]
-    for side in sides:
-        need = tiled_peak_bytes(height, width, deepest, precision, side, history)
-        if need <= budget:
-            return MemoryPlan(side, history, need, budget)
-    side = sides[-1] if sides else TILE_SIDES[-1]
+    sides = sides or [TILE_SIDES[-1]]
+    for floor in (min(history, SHORT_HISTORY), min(history, MIN_HISTORY)):
+        for side in sides:
+            fit = _longest_history(height, width, deepest, precision, side, history, budget)
+            if fit >= floor:
+                need = tiled_peak_bytes(height, width, deepest, precision, side, fit)
+                return MemoryPlan(side, fit, need, budget)
+    return None
+
+
+def _longest_history(
+    height: int, width: int, deepest: str, precision: str, side: int, most: int, budget: int
+) -> int:
+    """The most L-BFGS entries, up to ``most``, that fit beside tiles of ``side`` px
+    (-1 if the tiles alone do not fit)."""
     bare = tiled_peak_bytes(height, width, deepest, precision, side)
-    entries = (budget - bare) // (LBFGS_BYTES_PER_PIXEL_AND_ENTRY * height * width)
-    if entries < min(history, MIN_HISTORY):
-        return None
-    fit = int(min(entries, history))
-    need = tiled_peak_bytes(height, width, deepest, precision, side, fit)
-    return MemoryPlan(side, fit, need, budget)
+    if bare > budget:
+        return -1
+    return int(min(most, (budget - bare) // (LBFGS_BYTES_PER_PIXEL_AND_ENTRY * height * width)))
 
 
 def check_fits(
