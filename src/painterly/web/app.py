@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from .._version import __version__
 from ..config import PRESETS, Config
 from ..errors import PainterlyError
 from ..layers import CONV_NAMES
+from ..record import Result
+from ..transfer import run
 from . import api
 from .form import FIELDS, FormError, FormLimits
 from .guard import Access, BodyTimeout, Guard
@@ -48,14 +50,16 @@ def create_app(
     queue: JobQueue | None = None,
     access: Access | None = None,
     streams: StreamLimits | None = None,
+    runner: Callable[..., Result] | None = None,
 ) -> Starlette:
     """The studio for a results folder; ``queue`` may be given (tests use a fake
-    runner). Nothing runs until the app starts (its lifespan starts the workers)."""
+    runner), or the ``runner`` of its runs (a cluster's). Nothing runs until the app
+    starts (its lifespan starts the workers)."""
     store = Store(results, limits)
     access = access or Access()
     state = Studio(
         store=store,
-        jobs=queue or JobQueue(store, workers, queue_limit),
+        jobs=queue or JobQueue(store, workers, queue_limit, runner or run),
         bounds=form_limits or FormLimits(),
         access=access,
         streams=streams or StreamLimits(),

@@ -5,6 +5,7 @@ the others waiting in order; each job keeps the events a page streams.
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import logging
 import threading
@@ -93,6 +94,8 @@ class JobQueue:
         runner: Callable[..., Result] = run,
     ) -> None:
         self.store, self.workers, self.limit, self.runner = store, workers, limit, runner
+        # A runner that takes ``cancel`` (a run on a cluster) is told of a stop at once.
+        self.tells_cancel = "cancel" in inspect.signature(runner).parameters
         self.jobs: dict[str, Job] = {}
         self.waiting: deque[Job] = deque()
         self.lock = threading.Condition()
@@ -201,7 +204,10 @@ class JobQueue:
         try:
             content = self.store.image_path(job.content)
             styles = [self.store.image_path(s) for s in job.styles]
-            result = self.runner(job.config, content, styles, progress=lambda p: _step(job, p))
+            told = {"cancel": job.cancel} if self.tells_cancel else {}
+            result = self.runner(
+                job.config, content, styles, progress=lambda p: _step(job, p), **told
+            )
             job.result = self.store.save_run(job.id, result, job.form, job.stopped_by)
         except (PainterlyError, DiskFull) as exc:
             self._fail(job, scrub(str(exc)))
@@ -240,7 +246,8 @@ def _step(job: Job, p: Progress) -> bool:
     if p.work > 0:  # the later, larger sizes cost more per step: weigh by pixels
         data["eta"] = round(p.elapsed * (1 - p.work) / p.work, 1)
         data["work"] = round(p.work, 4)
-    if p.step == 1 or p.step == p.total or now - job.last_preview >= PREVIEW_EVERY:
+    pictured = p.image.numel() > 0  # from a cluster, only some steps carry a picture
+    if pictured and (p.step == 1 or p.step == p.total or now - job.last_preview >= PREVIEW_EVERY):
         data["preview"] = preview(p.image)
         job.last_preview = now
     job.emit("progress", **data)
