@@ -1,14 +1,17 @@
 """Batches in-process, on a LocalCluster, and on a scheduler and workers started by hand.
 
-    python benchmarks/batch.py [--size 256] [--iterations 60] [--parts local,cluster,scaling]
+    python benchmarks/batch.py [--size 256] [--iterations N] [--parts local,cluster,scaling]
 
-local:   8 items (4 photos × 2 paintings) in-process, then with --workers 2: wall time,
-         items per hour, CPU seconds and CPU efficiency (CPU seconds / wall / cores).
+Every item uses painterly's defaults (200 steps over the scales) unless --iterations.
+local:   8 items (4 photos × 2 paintings) in-process, then with --workers 2 (1 thread
+         each): wall time, items per hour, CPU seconds and CPU efficiency (CPU seconds /
+         wall / cores).
 cluster: a scheduler and 2 workers (1 thread each) started by hand on 127.0.0.1: the same
-         batch, then again with one worker killed while its first item runs.
-scaling: items per hour per worker at 512 px, and the client's and scheduler's cost per
-         item (a no-op task with an item's bytes, and the client's writing), for a model
-         of N machines.
+         batch, then again with one worker SIGKILLed --kill-after seconds into its first
+         item; the time, the workers' CPU seconds and the manifest's lines.
+scaling: items per hour per worker at 512 px (one item on one worker with every core),
+         and the client's and scheduler's cost per item (a no-op task with an item's
+         bytes, and the client's hashing and writing), for a model of N machines.
 Every figure is printed with the load average; other work on the machine slows them.
 """
 
@@ -24,9 +27,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "painterly" / "data"
@@ -102,6 +108,7 @@ class HandCluster:
                 "--nthreads", str(threads), "--no-nanny", "--no-dashboard",
             )  # fmt: skip
         self.procs += self.workers.values()
+        self.cpu: dict[str, float] = {}
         from distributed import Client
 
         with Client(self.address, timeout="30s") as client:  # type: ignore[no-untyped-call]
@@ -111,6 +118,15 @@ class HandCluster:
         return subprocess.Popen(
             [str(BIN / "dask"), *args], env=ENV, stdout=self.log, stderr=self.log
         )
+
+    def cpu_of(self, worker: str) -> float:
+        """A worker's CPU seconds so far (kept, for a worker about to be killed)."""
+        try:
+            times = psutil.Process(self.workers[worker].pid).cpu_times()
+            self.cpu[worker] = times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+        return self.cpu.get(worker, 0.0)
 
     def stop(self) -> None:
         """Workers first, then the scheduler; SIGKILL whatever is still there after 10 s."""
@@ -125,53 +141,69 @@ class HandCluster:
                 proc.wait()
 
 
-def _killer(cluster: HandCluster) -> Any:
-    """A progress callback that kills the worker of the first item 2 s into it."""
+def _killer(cluster: HandCluster, after: float) -> tuple[Any, list[str]]:
+    """A progress callback that SIGKILLs the worker of the first item ``after`` seconds
+    after the item started there; and the list that names the killed worker."""
     killed: list[str] = []
 
+    def kill(worker: str) -> None:
+        cluster.cpu_of(worker)  # its CPU seconds until now
+        os.kill(cluster.workers[worker].pid, signal.SIGKILL)
+        killed.append(worker)
+        print(f"  SIGKILLed worker {worker} {after:.0f} s into its first item", flush=True)
+
     def progress(info: Any) -> None:
-        if info.worker and not killed:
-            time.sleep(2)
-            killed.append(info.worker)
-            os.kill(cluster.workers[info.worker].pid, signal.SIGKILL)
+        if info.worker and not killed and not timers:
+            timers.append(threading.Timer(after, kill, (info.worker,)))
+            timers[0].start()
 
-    return progress
+    timers: list[threading.Timer] = []
+    return progress, killed
 
 
-def part_cluster(tmp: Path, size: int, iterations: int) -> None:
+def part_cluster(tmp: Path, options: dict[str, Any], kill_after: float) -> None:
     from painterly.batch import batch
 
     folder = photos(tmp)
     styles = [str(DATA / "starry_night.jpg"), str(DATA / "the_scream.jpg")]
     for kill in (False, True):
         cluster = HandCluster(tmp)
-        progress = _killer(cluster) if kill else None
+        before = {w: cluster.cpu_of(w) for w in cluster.workers}
+        progress, killed = _killer(cluster, kill_after) if kill else (None, [])
         out = tmp / f"cluster-{kill}"
+        print(f"hand-started cluster, {'one worker killed' if kill else '2 workers'}: "
+              f"starting ({load()})", flush=True)  # fmt: skip
         started = time.perf_counter()
         try:
             result = batch([folder], styles, out, cluster=cluster.address, progress=progress,
-                           size=size, iterations=iterations, seed=0)  # fmt: skip
+                           seed=0, **options)  # fmt: skip
+            wall = time.perf_counter() - started
+            cpu = sum(cluster.cpu_of(w) - before[w] for w in cluster.workers)
         finally:
             cluster.stop()
-        wall = time.perf_counter() - started
         lines = manifest(out)
-        lost = [x for x in lines if x["state"] == "failed"]
-        workers = sorted({x["worker"] for x in lines if x["state"] == "done"})
-        label = "one worker killed" if kill else "2 workers"
+        label = f"one worker SIGKILLed {kill_after:.0f} s into an item" if kill else "2 workers"
         print(
             f"hand-started cluster, {label}: {len(result.done)} done, {len(result.failed)} "
-            f"failed in {wall:.0f} s ({len(result.done) / wall * 3600:.0f} items/h); manifest: "
-            f"{len(lines)} lines, {len(lost)} lost attempts "
-            f"{[(x['item'], x['worker'], x['error']) for x in lost]}, done on {workers} ({load()})",
+            f"failed in {wall:.0f} s = {len(result.done) / wall * 3600:.0f} items/h, workers' "
+            f"CPU {cpu:.0f} s, efficiency {cpu / wall / CORES:.0%} of {CORES} cores; "
+            f"manifest: {len(lines)} lines ({load()})",
             flush=True,
         )
+        for x in lines:
+            if x["state"] == "failed" or x["attempt"] > 1:
+                print(f"  {x['item']} attempt {x['attempt']} {x['state']} on {x['worker']} "
+                      f"after {x['seconds']:.0f} s: {x['error']}", flush=True)  # fmt: skip
+        if killed:
+            survivor = sum(x["state"] == "done" and x["worker"] != killed[0] for x in lines)
+            print(f"  items done by the surviving worker: {survivor}", flush=True)
 
 
 def noop(content: bytes, style: bytes, size: int) -> bytes:
     return b"x" * size
 
 
-def part_scaling(tmp: Path, iterations: int) -> None:
+def part_scaling(tmp: Path, options: dict[str, Any]) -> None:
     from distributed import Client, LocalCluster
 
     from painterly.batch import batch
@@ -179,15 +211,18 @@ def part_scaling(tmp: Path, iterations: int) -> None:
     folder = photos(tmp)
     style = str(DATA / "starry_night.jpg")
     out = tmp / "scale"
+    print(f"512 px on 1 worker × {CORES} threads: starting ({load()})", flush=True)
     started = time.perf_counter()
-    result = batch([folder / "tubingen.jpg", folder / "shipwreck.jpg"], [style], out,
-                   workers=1, size=512, iterations=iterations, seed=0)  # fmt: skip
+    result = batch([folder / "tubingen.jpg"], [style], out, workers=1, seed=0,
+                   **{**options, "size": 512})  # fmt: skip
     wall = time.perf_counter() - started
     per_item = sum(x["seconds"] for x in manifest(out)) / len(result.done)
     png = max((out / f"{n}.png").stat().st_size for n in result.done)
+    steps = json.loads((out / f"{result.done[0]}.json").read_text())["steps"]
     print(
-        f"512 px, {iterations} steps, 1 worker × {CORES} threads: {per_item:.1f} s per item "
-        f"= {3600 / per_item:.0f} items/h/worker (wall {wall:.0f} s with start) ({load()})"
+        f"512 px, {steps} steps, 1 worker × {CORES} threads: {per_item:.0f} s per item "
+        f"= {3600 / per_item:.1f} items/h/worker (wall {wall:.0f} s with start) ({load()})",
+        flush=True,
     )
     # The client's own cost per item: hash the inputs, write the pair and the manifest line.
     from painterly.batch import plan
@@ -200,8 +235,8 @@ def part_scaling(tmp: Path, iterations: int) -> None:
         write_pair(tmp / "pair.png", (out / f"{result.done[0]}.png").read_bytes(), {"x": 1})
     client_cost = (time.perf_counter() - t0) / 20
     content, paint = (folder / "tubingen.jpg").read_bytes(), Path(style).read_bytes()
-    options = {"threads_per_worker": 1, "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
-    cluster = LocalCluster(n_workers=2, **options)  # type: ignore[no-untyped-call]
+    local = {"threads_per_worker": 1, "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    cluster = LocalCluster(n_workers=2, **local)  # type: ignore[no-untyped-call]
     with Client(cluster) as client:  # type: ignore[no-untyped-call]
         client.gather(client.map(noop, [content] * 4, [paint] * 4, [png] * 4, pure=False))
         t0 = time.perf_counter()
@@ -221,10 +256,13 @@ def part_scaling(tmp: Path, iterations: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--iterations", type=int, default=None, help="default: painterly's")
+    parser.add_argument("--kill-after", type=float, default=20.0, help="seconds into an item")
     parser.add_argument("--parts", default="local,cluster,scaling")
     args = parser.parse_args()
-    common = ["--size", str(args.size), "--iterations", str(args.iterations), "--seed", "0"]
+    steps = {"iterations": args.iterations} if args.iterations else {}
+    common = ["--size", str(args.size), "--seed", "0"]
+    common += ["--iterations", str(args.iterations)] if args.iterations else []
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {CORES} cores, {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         parts = args.parts.split(",")
@@ -233,10 +271,10 @@ def main() -> None:
             part_local(Path(tmp) / "local", common)
         if "cluster" in parts:
             (Path(tmp) / "cluster").mkdir()
-            part_cluster(Path(tmp) / "cluster", args.size, args.iterations)
+            part_cluster(Path(tmp) / "cluster", {"size": args.size, **steps}, args.kill_after)
         if "scaling" in parts:
             (Path(tmp) / "scaling").mkdir()
-            part_scaling(Path(tmp) / "scaling", args.iterations)
+            part_scaling(Path(tmp) / "scaling", steps)
 
 
 if __name__ == "__main__":
