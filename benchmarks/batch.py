@@ -3,9 +3,9 @@
     python benchmarks/batch.py [--size 256] [--iterations N] [--parts local,cluster,scaling]
 
 Every item uses painterly's defaults (200 steps over the scales) unless --iterations.
-local:   8 items (4 photos × 2 paintings) in-process, then with --workers 2 (1 thread
-         each): wall time, items per hour, CPU seconds and CPU efficiency (CPU seconds /
-         wall / cores).
+local:   8 items (4 photos × 2 paintings; --contents 1: 2 items) in-process, then with
+         --workers 2 (1 thread each): wall time, items per hour, CPU seconds and CPU
+         efficiency (CPU seconds / wall / cores).
 cluster: a scheduler and 2 workers (1 thread each) started by hand on 127.0.0.1: the same
          batch, then again with one worker SIGKILLed --kill-after seconds into its first
          item; the time, the workers' CPU seconds and the manifest's lines.
@@ -46,10 +46,14 @@ def load() -> str:
     return f"load {one:.1f} {five:.1f} {fifteen:.1f}"
 
 
+CONTENTS = ["tubingen.jpg", "shipwreck.jpg", "starry_night.jpg", "the_scream.jpg"]
+
+
 def photos(tmp: Path) -> Path:
+    """A folder of the first --contents bundled images (4: 8 items with 2 paintings)."""
     folder = tmp / "photos"
     folder.mkdir()
-    for name in ("tubingen.jpg", "shipwreck.jpg", "starry_night.jpg", "the_scream.jpg"):
+    for name in CONTENTS:
         shutil.copy(DATA / name, folder / name)
     return folder
 
@@ -259,7 +263,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="default: painterly's")
     parser.add_argument("--kill-after", type=float, default=20.0, help="seconds into an item")
     parser.add_argument("--parts", default="local,cluster,scaling")
+    parser.add_argument("--contents", type=int, default=4, help="photos (× 2 paintings)")
     args = parser.parse_args()
+    del CONTENTS[args.contents :]
     steps = {"iterations": args.iterations} if args.iterations else {}
     common = ["--size", str(args.size), "--seed", "0"]
     common += ["--iterations", str(args.iterations)] if args.iterations else []
