@@ -103,7 +103,15 @@ class HandCluster:
         port = free_port()
         self.address = f"tcp://127.0.0.1:{port}"
         self.log = (tmp / "dask.log").open("ab")
-        self.procs = [self._spawn("scheduler", "--host", "127.0.0.1", "--port", str(port))]
+        scheduler = [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dashboard-address",
+            "127.0.0.1:0",
+        ]
+        self.procs = [self._spawn("scheduler", *scheduler)]
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         for _ in range(workers):
             wport = free_port()
