@@ -117,7 +117,7 @@ class HandCluster:
             wport = free_port()
             self.workers[f"tcp://127.0.0.1:{wport}"] = self._spawn(
                 "worker", self.address, "--host", "127.0.0.1", "--worker-port", str(wport),
-                "--nthreads", str(threads), "--no-nanny", "--no-dashboard",
+                "--nthreads", str(threads), "--no-nanny", "--dashboard-address", "127.0.0.1:0",
             )  # fmt: skip
         self.procs += self.workers.values()
         self.cpu: dict[str, float] = {}

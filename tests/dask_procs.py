@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 BIN = Path(sys.executable).parent
 
@@ -33,6 +35,16 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
+def listening(procs: list[subprocess.Popen[bytes]]) -> set[str]:
+    """The addresses the processes listen on."""
+    found = set()
+    for proc in procs:
+        for conn in psutil.Process(proc.pid).net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                found.add(conn.laddr.ip)
+    return found
+
+
 def wait_for(address: str, workers: int) -> None:
     from distributed import Client
 
@@ -48,7 +60,10 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         port = self.address.rsplit(":", 1)[1]
-        self._start(["scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], {})
+        # Its HTTP server (health, metrics; the dashboard with bokeh) binds 0.0.0.0 unless
+        # told, even with --no-dashboard; so do the workers'.
+        loopback = ["--dashboard-address", "127.0.0.1:0"]
+        self._start(["scheduler", "--host", "127.0.0.1", "--port", port, *loopback], {})
 
     def _start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         environ = {**os.environ, "PYTHONPATH": str(SRC), **env}
@@ -60,6 +75,6 @@ class Cluster:
     def worker(self, pythonpath: str = str(SRC)) -> str:
         port = free_port()
         args = ["worker", self.address, "--host", "127.0.0.1", "--worker-port", str(port)]
-        args += ["--no-nanny", "--nthreads", "1", "--no-dashboard"]
+        args += ["--no-nanny", "--nthreads", "1", "--dashboard-address", "127.0.0.1:0"]
         self.workers[f"tcp://127.0.0.1:{port}"] = self._start(args, {"PYTHONPATH": pythonpath})
         return f"tcp://127.0.0.1:{port}"
