@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from conftest import DATA, FailsWith
-from dask_procs import SRC, Cluster, stop, wait_for
+from dask_procs import SRC, Cluster, listening, stop, wait_for
 from painterly.batch import BatchProgress, batch, plan
 from painterly.cli import main
 from painterly.cli.batch import spread_styles
@@ -160,23 +160,29 @@ def test_output_that_cannot_be_a_folder_is_refused(
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_batch_runs_only_the_missing_items_again(
-    tmp_path: Path, photos: Path, paintings: list[str]
+    tmp_path: Path, photos: Path, paintings: list[str], sig: int
 ) -> None:
     out = tmp_path / "out"
     argv = ["batch", str(photos), "--styles", *paintings, "-o", str(out), *FAST_ARGS]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.Popen([sys.executable, "-m", "painterly", *argv], env=env)
+    cmd = [sys.executable, "-m", "painterly", *argv]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a loaded machine may take long
         while not list(out.glob("*.json")) and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
         proc.wait()
     first = {x["item"] for x in _lines(out) if x["state"] == "done"}
     assert 1 <= len(first) < 4
+    if sig == signal.SIGTERM:  # stopped at once, saying what is kept and how to go on
+        assert proc.returncode == 130
+        assert f"stopped: {len(first)} of 4 items in {out}; the same command does" in err
     assert main(argv) == 0
     again = [x["item"] for x in _lines(out)[len(first) :]]
     assert sorted(again + sorted(first)) == sorted(
@@ -227,6 +233,7 @@ def test_worker_killed_mid_item_its_item_runs_again_and_is_written_once(
 ) -> None:
     cluster.worker(), cluster.worker()
     wait_for(cluster.address, 2)
+    assert listening(cluster.procs) == {"127.0.0.1"}
     killed: list[str] = []
 
     def kill_first(info: BatchProgress) -> None:

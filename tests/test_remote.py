@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dask_procs import SRC, Cluster, free_port, stop, wait_for
+from dask_procs import SRC, Cluster, free_port, listening, stop, wait_for
 from painterly import remote
 from painterly.cli import main
 from painterly.remote import Watch, progress_of
@@ -103,7 +104,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 def _events(studio: Studio, job_id: str, until: str | None = None) -> list[dict[str, Any]]:
     """A job's events, read as they come, up to the first named ``until`` (or the end)."""
-    connection = http.client.HTTPConnection("127.0.0.1", studio.port, timeout=120)
+    connection = http.client.HTTPConnection("127.0.0.1", studio.port, timeout=600)
     host = {"Host": f"127.0.0.1:{studio.port}"}
     connection.request("GET", f"/api/jobs/{job_id}/events", headers=host)
     response = connection.getresponse()
@@ -149,6 +150,7 @@ def test_studio_on_a_scheduler_runs_jobs_sent_over_http_and_serves_their_images(
     wait_for(cluster.address, 1)
     proc, studio = _studio(cluster, tmp_path / "results")
     try:
+        assert listening([*cluster.procs, proc]) == {"127.0.0.1"}
         params = {"size": 64, "iterations": 6, "scales": 2, "seed": 0}
         job = studio.request("POST", "/api/jobs", {**BUNDLE, "params": params}).json()["id"]
         events = _events(studio, job)
@@ -172,6 +174,13 @@ def test_studio_on_a_scheduler_runs_jobs_sent_over_http_and_serves_their_images(
         assert end["event"] == "cancelled" and end["kept"], end
         record = studio.request("GET", f"/api/results/{long}/record.json").json()
         assert record["interrupted"] and 1 <= record["steps"] < 3000
+
+        os.kill(cluster.workers[worker].pid, signal.SIGKILL)  # no worker left
+        orphan = studio.request("POST", "/api/jobs", {**BUNDLE, "params": params}).json()["id"]
+        _events(studio, orphan, until="started")
+        assert studio.request("POST", f"/api/jobs/{orphan}/cancel", {}).status == 200
+        end = _events(studio, orphan)[-1]
+        assert end["event"] == "failed" and "no worker" in end["error"], end
     finally:
         stop([proc])
     assert proc.returncode == 0

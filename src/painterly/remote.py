@@ -36,7 +36,7 @@ NUMBERS_EVERY = 0.5  # seconds between progress messages from a worker
 PICTURE_EVERY = 5.0  # seconds between pictures within a scale
 PICTURE_SIDE = 320
 STOP_EVERY = 1.0  # seconds between a worker's looks at the stop flag
-GIVE_UP = 10.0  # seconds a stopped run may take to answer before it is dropped
+GIVE_UP = 10.0  # seconds after a stop before a run that no worker runs is dropped
 NO_PICTURE = torch.empty(1, 3, 0, 0)
 
 
@@ -170,7 +170,7 @@ class ClusterRuns:
 
     def _wait(self, future: Any, task: Task, stop: Any, cancel: threading.Event) -> Outcome:
         """The run's outcome; once stopped, the picture it reached, or an error if no
-        worker answers within ``GIVE_UP`` seconds."""
+        worker is running it ``GIVE_UP`` seconds after the stop."""
         from distributed import wait
 
         stopped_at: float | None = None
@@ -184,12 +184,17 @@ class ClusterRuns:
                 if stopped_at is None and (cancel.is_set() or task.key in self.stopping):
                     stop.set()
                     stopped_at = time.monotonic()
-                if stopped_at is not None and time.monotonic() - stopped_at > GIVE_UP:
+                late = stopped_at is not None and time.monotonic() - stopped_at > GIVE_UP
+                if late and not self._running(future.key):
                     future.cancel()
                     raise PainterlyError("stopped: no worker of the cluster was running it")
         finally:
             if stopped_at is not None:
                 stop.clear()
+
+    def _running(self, key: str) -> bool:
+        """Whether a worker is running the task ``key`` now."""
+        return any(key in keys for keys in self.client.processing().values())
 
     def _heard(self, event: tuple[float, dict[str, Any]]) -> None:
         """A worker's progress message (on the client's event loop)."""

@@ -42,6 +42,7 @@ class _Bar:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet, self.bar = quiet, None
+        self.last: BatchProgress | None = None
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -52,6 +53,7 @@ class _Bar:
             )
 
     def __call__(self, info: BatchProgress) -> None:
+        self.last = info
         if self.quiet:
             return
         if info.message:
@@ -70,6 +72,7 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _echo(line: str) -> None:
@@ -142,6 +145,11 @@ def batch(
                 contents, styles, output, mode=mode, workers=workers, cluster=cluster,
                 progress=bar, **cfg_args,
             )  # fmt: skip
+    except KeyboardInterrupt:
+        bar.close()
+        kept = f"{bar.last.done + bar.last.reused} of {bar.last.total} items" if bar.last else ""
+        _echo(f"stopped: {kept or 'what is done'} in {output}; the same command does the rest")
+        raise
     finally:
         bar.close()
     failed = f", {len(result.failed)} failed" if result.failed else ""
