@@ -252,6 +252,7 @@ def test_worker_killed_mid_item_its_item_runs_again_and_is_written_once(
     assert sorted(x["item"] for x in done) == sorted(result.done)  # each written once
     lost = [x for x in lines if x["state"] == "failed"]
     assert len(lost) == 1 and lost[0]["worker"] == killed[0] and "lost" in lost[0]["error"]
+    assert lost[0]["seconds"] > 0  # from its start to its worker's loss
     rerun = next(x for x in done if x["item"] == lost[0]["item"])
     assert rerun["attempt"] == 2 and rerun["worker"] != killed[0]
     assert all(json.loads((out / f"{n}.json").read_text())["steps"] == 4 for n in result.done)

@@ -252,6 +252,7 @@ class _Ledger:
         self.worked = 0.0
         self.attempts: dict[str, int] = {}
         self.running: dict[str, float] = {}  # key → its current step's share of its work
+        self.began: dict[str, float] = {}  # key → when its current attempt started
         self.started = time.perf_counter()
 
     def _finished(self, item: Item) -> bool:
@@ -280,13 +281,15 @@ class _Ledger:
         if isinstance(event, Started):
             self.attempts[event.key] = self.attempts.get(event.key, 0) + 1
             self.running[event.key] = 0.0
+            self.began[event.key] = time.perf_counter()
             self._report(self.items[event.key].name, worker=event.worker)
         elif isinstance(event, Stepped):
             self.running[event.key] = event.step.work
             self._report(self.items[event.key].name, event.step)
         elif isinstance(event, Lost):
             item = self.items[event.key]
-            self._line(item, "failed", event.worker, 0.0, event.reason)
+            lasted = time.perf_counter() - self.began.get(event.key, time.perf_counter())
+            self._line(item, "failed", event.worker, lasted, event.reason)
             self.running.pop(event.key, None)
             self._report(item.name, message=f"{item.name}: {event.reason}; running it again")
         elif isinstance(event, Finished):
