@@ -166,6 +166,7 @@ class ClusterRuns:
         finally:
             self.watchers.pop(task.key, None)
             self.stopping.discard(task.key)
+            future.release()  # else a lost worker's finished run would be computed again
         return _result(outcome, config)
 
     def _wait(self, future: Any, task: Task, stop: Any, cancel: threading.Event) -> Outcome:

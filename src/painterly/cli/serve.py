@@ -119,8 +119,9 @@ def serve(
             on.close()
     kept = len(app.state.studio.store.load_queue())
     click.echo(f"painterly studio stopped; {kept} run(s) kept for the next start")
-    if not app.state.studio.jobs.join(0):
+    if on is not None or not app.state.studio.jobs.join(0):
         # A run is still inside torch: leave now (it stays queued) rather than wait for it.
+        # With a cluster, Dask's threads can hold the interpreter's exit for many seconds.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
