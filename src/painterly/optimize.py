@@ -3,6 +3,7 @@ descent ``X_new = X - alpha * dL/dX`` that the article derives."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import torch
@@ -19,6 +20,67 @@ GD_FIRST_STEP = 0.02  # gd without --lr: alpha makes the first step move pixels 
 MAX_PIXEL_STEP = 0.2
 
 
+class LBFGS:
+    """Limited-memory BFGS (Nocedal & Wright, algorithm 7.4) over one tensor: one
+    evaluation per step, no line search, unit steps after a first step of at most
+    ``1 / sum(|g|)``: the steps of ``torch.optim.LBFGS(lr=1, max_iter=1)``.
+
+    Written out rather than borrowed from torch because the first torch optimiser of a
+    process imports ``torch._dynamo`` (about 1.4 s of CPU time, a large part of a short
+    ``--time`` budget), and so that the pixel cap keeps the curvature pairs true: each
+    pair's ``s`` is the move the image really made.
+    """
+
+    def __init__(self, image: torch.Tensor, history: int) -> None:
+        self.image = image
+        # (s, y, 1 / yᵀs) of the last ``history`` steps, oldest first
+        self.pairs: deque[tuple[torch.Tensor, torch.Tensor, float]] = deque(maxlen=history)
+        self.gamma = 1.0  # the initial inverse Hessian is gamma times the identity
+        self.last_grad: torch.Tensor | None = None
+        self.last_move: torch.Tensor | None = None
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> None:
+        """Evaluate (``closure`` leaves the gradient in ``image.grad``) and move."""
+        closure()
+        assert self.image.grad is not None
+        grad = self.image.grad.detach().flatten()
+        if self.last_grad is not None and self.last_move is not None:
+            self._remember(self.last_move, grad - self.last_grad)
+        move = self._direction(grad)
+        if self.last_grad is None or float(grad.dot(move)) > 0:
+            # The first step, or a restart where the pairs no longer give a descent
+            # direction (torch would stand still from then on): steepest descent, short.
+            self.pairs.clear()
+            self.gamma = 1.0
+            move = grad.neg().mul_(min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-30)))
+        largest = float(move.abs().max())
+        if largest > MAX_PIXEL_STEP:
+            move.mul_(MAX_PIXEL_STEP / largest)
+        with torch.no_grad():
+            self.image.add_(move.view_as(self.image))
+        self.last_grad, self.last_move = grad.clone(), move
+
+    def _remember(self, s: torch.Tensor, y: torch.Tensor) -> None:
+        ys = float(y.dot(s))
+        if ys > 1e-10:  # keep only pairs of positive curvature
+            self.pairs.append((s, y, 1.0 / ys))
+            self.gamma = ys / float(y.dot(y))
+
+    def _direction(self, grad: torch.Tensor) -> torch.Tensor:
+        """``-H grad`` by the two-loop recursion over the stored pairs."""
+        q = grad.neg()
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            alpha = float(s.dot(q)) * rho
+            q.add_(y, alpha=-alpha)
+            alphas.append(alpha)
+        q.mul_(self.gamma)
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas), strict=True):
+            beta = float(y.dot(q)) * rho
+            q.add_(s, alpha=alpha - beta)
+        return q
+
+
 class PixelOptimizer:
     """One step = one forward and backward pass of the network."""
 
@@ -26,22 +88,10 @@ class PixelOptimizer:
         self.image = image
         self.kind = kind
         self.lr: float | None = lr if lr is not None else DEFAULT_LR.get(kind)
-        self.torch_opt: torch.optim.Optimizer | None
-        if kind == "lbfgs":
-            # max_iter=1 makes each call one iteration with one evaluation; the history
-            # persists across calls. Tolerances are off: painterly stops on its own terms.
-            self.torch_opt = torch.optim.LBFGS(
-                [image],
-                lr=1.0,
-                max_iter=1,
-                history_size=history,
-                tolerance_grad=0.0,
-                tolerance_change=0.0,
-            )
-        elif kind == "adam":
-            self.torch_opt = torch.optim.Adam([image], lr=self.lr or DEFAULT_LR["adam"])
-        else:
-            self.torch_opt = None
+        self.lbfgs = LBFGS(image, history) if kind == "lbfgs" else None
+        self.adam: torch.optim.Adam | None = None
+        if kind == "adam":
+            self.adam = torch.optim.Adam([image], lr=self.lr or DEFAULT_LR["adam"])
 
     def step(self, evaluate: Closure) -> LossTerms:
         """Evaluate the objective and its gradient at the current image (``evaluate``)
@@ -49,18 +99,16 @@ class PixelOptimizer:
         seen: list[LossTerms] = []
 
         def closure() -> torch.Tensor:
-            if self.torch_opt is not None:
-                self.torch_opt.zero_grad(set_to_none=True)
+            self.image.grad = None
             terms = evaluate()  # fills the image's gradient
             seen.append(terms)
             return terms.total.detach()
 
-        if self.kind == "lbfgs":
-            self._capped_lbfgs_step(closure)
-        elif self.torch_opt is not None:
-            self.torch_opt.step(closure)  # type: ignore[arg-type]
+        if self.lbfgs is not None:
+            self.lbfgs.step(closure)
+        elif self.adam is not None:
+            self.adam.step(closure)
         else:
-            self.image.grad = None
             closure()
             with torch.no_grad():
                 assert self.image.grad is not None
@@ -68,17 +116,3 @@ class PixelOptimizer:
                     self.lr = GD_FIRST_STEP / max(float(self.image.grad.abs().max()), 1e-30)
                 self.image.sub_(self.lr * self.image.grad)
         return seen[0]
-
-    def _capped_lbfgs_step(self, closure: Callable[[], torch.Tensor]) -> None:
-        assert self.torch_opt is not None
-        before = self.image.detach().clone()
-        self.torch_opt.step(closure)  # type: ignore[arg-type]
-        with torch.no_grad():
-            moved = self.image - before
-            largest = float(moved.abs().max())
-            if largest > MAX_PIXEL_STEP:
-                shrink = MAX_PIXEL_STEP / largest
-                self.image.copy_(before + moved * shrink)
-                # L-BFGS computes its next curvature pair from s = t*d: keep it true.
-                state = self.torch_opt.state[self.image]
-                state["t"] = state["t"] * shrink

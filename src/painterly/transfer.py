@@ -82,7 +82,8 @@ MIN_SCALE_SIDE = 64  # coarser scales than this are dropped from the schedule
 
 
 def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int], int]]:
-    """[((h, w), steps)] from coarse to fine; sizes grow by √2, steps are split evenly.
+    """[((h, w), steps)] from coarse to fine; sizes grow by √2, and the steps are split
+    by ``cfg.taper`` (see :func:`split_steps`).
 
     Scales whose longest side would fall under 64 px are left out, and so are those
     whose shorter side would be under what the deepest layer needs (16 px for
@@ -105,8 +106,24 @@ def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int]
     sides = [s for s in sides if s >= min(MIN_SCALE_SIDE, cfg.size)]
     sizes = [images.fit_size(height, width, side) for side in sides]
     sizes = [hw for hw in sizes if min(hw) >= need]
-    base, extra = divmod(cfg.iterations, len(sizes))
-    return [(hw, base + (1 if i >= len(sizes) - extra else 0)) for i, hw in enumerate(sizes)]
+    return list(zip(sizes, split_steps(cfg.iterations, len(sizes), cfg.taper), strict=True))
+
+
+def split_steps(total: int, scales: int, taper: float) -> list[int]:
+    """``total`` steps over ``scales`` scales in proportion to ``taper ** index``; the
+    steps that rounding down leaves over go to the largest remainders (the finest
+    scales first among equals).
+
+    >>> split_steps(10, 3, 1.0), split_steps(100, 3, 0.5)
+    ([3, 3, 4], [57, 29, 14])
+    """
+    shares = [taper**i for i in range(scales)]
+    exact = [total * share / sum(shares) for share in shares]
+    steps = [math.floor(x) for x in exact]
+    order = sorted(range(scales), key=lambda i: (exact[i] - steps[i], i), reverse=True)
+    for i in order[: total - sum(steps)]:
+        steps[i] += 1
+    return steps
 
 
 def deadlines(plan: list[tuple[tuple[int, int], int]]) -> list[float]:

@@ -1,0 +1,168 @@
+"""The time–quality curve: content and style error against the time spent, at 512 px
+on the demo pair, for painterly (``--time T``) and for pastiche 1.6.0 on its own
+defaults and on painterly's objective (without TV, as in ``race.py``).
+
+painterly runs once per budget. pastiche has no time budget: it runs once per setting,
+saving its image after every step, and the image at budget T is the last one saved
+before its own clock (``elapsed``, which counts its set-up as painterly's counts its
+own) passed T. Writes ``curve.png`` (the plot), ``strip.jpg`` (the pictures at each
+budget) and ``curve.json`` into OUT.
+
+    python benchmarks/curve.py OUT [--times 5 10 20 40 80] [--size 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import race
+
+from painterly.config import Config
+from painterly.score import score
+from painterly.sheets import contact_sheet, save_sheet
+
+Point = dict[str, float | str]
+
+
+def painterly_points(
+    content: Path, style: Path, size: int, times: list[float], out: Path
+) -> list[Point]:
+    points: list[Point] = []
+    for budget in times:
+        path = out / f"painterly-{budget:g}.png"
+        cmd = [sys.executable, "-m", "painterly", "stylize", str(content), str(style), "-o"]
+        start = time.perf_counter()
+        subprocess.run(
+            [*cmd, str(path), "--seed", "0", "--size", str(size), "--time", str(budget), "-q"],
+            check=True,
+        )
+        points.append(
+            _point("painterly", budget, path, content, style, time.perf_counter() - start)
+        )
+    return points
+
+
+def pastiche_steps(cmd: list[str], limit: float) -> dict[int, float]:
+    """Run pastiche until its clock passes ``limit`` seconds; return step → elapsed."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # each step's line as it happens
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    elapsed: dict[int, float] = {}
+    for line in proc.stdout:
+        found = re.match(r"^(\d+)\s+(\S+)\s+\S+$", line.strip())
+        if found:
+            elapsed[int(found.group(1))] = float(found.group(2))
+            if elapsed[int(found.group(1))] > limit:
+                break
+    proc.terminate()
+    proc.wait()
+    return elapsed
+
+
+def pastiche_points(
+    name: str, flags: list[str], content: Path, style: Path, times: list[float], out: Path
+) -> list[Point]:
+    folder = out / name
+    folder.mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "pastiche", "-c", str(content), "-s", str(style)]
+    cmd += ["-o", str(folder / "final.png"), "--num-steps", "100000", "--seed", "0"]
+    cmd += ["--info-step", "1", "--workspace", str(folder), "--workspace-step", "1", *flags]
+    elapsed = pastiche_steps(cmd, max(times))
+    points: list[Point] = []
+    for budget in times:
+        done = [step for step, seconds in elapsed.items() if seconds <= budget]
+        step = max(done, default=0)
+        path = folder / f"{step}.png"
+        points.append(_point(name, budget, path, content, style, elapsed.get(step, 0.0)))
+    return points
+
+
+def _point(name: str, budget: float, path: Path, content: Path, style: Path, wall: float) -> Point:
+    s = score(path, content, [style])
+    point: Point = {
+        "run": name,
+        "budget": budget,
+        "wall": round(wall, 1),
+        "content_err": round(s.content_err, 4),
+        "style_err": round(s.style_err, 4),
+        "image": str(path),
+        "load": round(os.getloadavg()[0], 1),
+    }
+    print(json.dumps(point), flush=True)
+    return point
+
+
+def plot(points: list[Point], path: Path, title: str) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
+    for run in dict.fromkeys(str(p["run"]) for p in points):
+        mine = [p for p in points if p["run"] == run]
+        for ax, key in zip(axes, ("content_err", "style_err"), strict=True):
+            ax.plot([p["budget"] for p in mine], [p[key] for p in mine], "o-", label=run)
+    for ax, key in zip(axes, ("content error", "style error"), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("time budget (s)")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--times", type=float, nargs="+", default=[5, 10, 20, 40, 80])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--content", default="tubingen")
+    parser.add_argument("--style", default="starry_night")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    content, style = race.image_path(args.content), race.image_path(args.style)
+    cfg = Config(tv_weight=0.0)
+    k = race.loss_scale(content, style, args.size, cfg)
+    same = race.pastiche_flags(content, style, args.size, cfg, k)
+    own = ["--size", str(args.size)]
+    load = race.load()
+    points = painterly_points(content, style, args.size, args.times, args.out)
+    points += pastiche_points("pastiche, own defaults", own, content, style, args.times, args.out)
+    points += pastiche_points(
+        "pastiche, painterly's objective", same, content, style, args.times, args.out
+    )
+    (args.out / "curve.json").write_text(json.dumps(points, indent=2))
+    title = (
+        f"{content.stem} + {style.stem} at {args.size} px, {time.strftime('%Y-%m-%d')}, load {load}"
+    )
+    plot(points, args.out / "curve.png", title)
+    cells = [
+        (
+            Path(str(p["image"])),
+            f"{p['run']}\n{p['budget']:g} s: c {p['content_err']:.3f} s {p['style_err']:.3f}",
+        )
+        for p in points
+    ]
+    save_sheet(
+        contact_sheet(cells, columns=len(args.times), thumb=200, font_size=11),
+        args.out / "strip.jpg",
+    )
+    for p in points:
+        print(f"| {p['run']} | {p['budget']:g} | {p['content_err']:.3f} | {p['style_err']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
