@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -104,6 +105,31 @@ def test_schedule_grows_by_root_two() -> None:
     assert sum(steps for _, steps in plan) == 100
     small = schedule(painterly.make_config(size=128, scales=5, iterations=10), 96, 128)
     assert [hw for hw, _ in small] == [(48, 64), (68, 91), (96, 128)]
+
+
+def test_split_steps_tapers_towards_the_fine_scales() -> None:
+    from painterly.transfer import split_steps
+
+    # An even split leaves the remainder to the finest scales, as it always did.
+    assert split_steps(10, 3, 1.0) == [3, 3, 4] and split_steps(2, 3, 1.0) == [0, 1, 1]
+    tapered = split_steps(200, 5, 0.5)
+    assert sum(tapered) == 200 and tapered == sorted(tapered, reverse=True)
+    assert all(abs(b / a - 0.5) < 0.05 for a, b in itertools.pairwise(tapered))
+    plan = schedule(painterly.make_config(size=512, scales=3, iterations=70, taper=0.5), 384, 512)
+    assert [steps for _, steps in plan] == [40, 20, 10]
+
+
+def test_a_levelled_loss_ends_each_scale_early(content_path: Path, style_path: Path) -> None:
+    kw: dict[str, Any] = dict(iterations=40, size=90, scales=2, seed=0)
+    full = painterly.stylize(content_path, [style_path], **kw)
+    early = painterly.stylize(content_path, [style_path], stop_tolerance=0.5, stop_window=3, **kw)
+    # The loss never halves over 3 steps once L-BFGS is under way, so each scale stops
+    # after its window plus a step or two; without a tolerance all 40 steps are taken.
+    assert len(full.history) == 40
+    per_scale = [sum(h["scale"] == i for h in early.history) for i in (0, 1)]
+    assert all(4 <= n < 20 for n in per_scale), per_scale
+    totals = [h["total"] for h in early.history if h["scale"] == 1]
+    assert totals[-4] - totals[-1] < 0.5 * totals[-4]
 
 
 def test_bad_style_weights_are_refused(content_path: Path, style_path: Path) -> None:

@@ -189,6 +189,11 @@ class Config:
         "0.7: each finer, costlier scale gets 0.7 times the steps of the coarser one)",
         bounds=POSITIVE,
     )
+    photo_detail: bool = _opt(
+        True,
+        "start each finer scale from the coarser result enlarged plus the photo's detail "
+        "that the coarser size could not hold (off: the enlarged result alone)",
+    )
     stop_tolerance: float = _opt(
         0.0,
         "leave a scale early when its loss fell by less than this fraction over the "
