@@ -119,6 +119,20 @@ def test_split_steps_tapers_towards_the_fine_scales() -> None:
     assert [steps for _, steps in plan] == [40, 20, 10]
 
 
+def test_a_finer_scale_starts_with_the_photos_detail(content_path: Path) -> None:
+    from painterly.inputs import prepare
+    from painterly.transfer import _enlarged
+
+    cfg = painterly.make_config(size=128)
+    inputs = prepare(cfg, content_path, [content_path])
+    photo = images.resize(inputs.content, (96, 128))
+    coarse = images.resize(inputs.content, (48, 64))
+    # The photo made coarse comes back whole: its enlargement plus the band it lost.
+    torch.testing.assert_close(_enlarged(cfg, inputs, coarse, (96, 128)), photo)
+    blurred = _enlarged(cfg.replace(photo_detail=False), inputs, coarse, (96, 128))
+    assert (blurred - photo).abs().mean() > 0.01
+
+
 def test_a_levelled_loss_ends_each_scale_early(content_path: Path, style_path: Path) -> None:
     kw: dict[str, Any] = dict(iterations=40, size=90, scales=2, seed=0)
     full = painterly.stylize(content_path, [style_path], **kw)
