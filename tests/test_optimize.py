@@ -82,3 +82,13 @@ def test_adam_moves_each_pixel_by_its_rate_at_first() -> None:
     opt.step(lambda: quadratic(x, target, scale))
     # Adam's first step is lr * sign(gradient): every pixel moves towards its target by lr.
     torch.testing.assert_close(x.detach() - before, torch.full_like(before, 0.05))
+
+
+def test_lbfgs_given_a_scale_takes_a_full_first_step() -> None:
+    x, target, scale = problem()
+    target = x.detach() + 0.01 * (target - x.detach())  # near: no step is capped
+    opt = PixelOptimizer(x, "lbfgs", None, history=5, gamma=0.5)
+    before = x.detach().clone()
+    opt.step(lambda: quadratic(x, target, scale))
+    # The gradient at the start is scale * (x - target); the move is -gamma times it.
+    torch.testing.assert_close(x.detach() - before, -0.5 * scale * (before - target))

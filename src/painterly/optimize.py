@@ -31,11 +31,14 @@ class LBFGS:
     pair's ``s`` is the move the image really made.
     """
 
-    def __init__(self, image: torch.Tensor, history: int) -> None:
+    def __init__(self, image: torch.Tensor, history: int, gamma: float | None = None) -> None:
         self.image = image
         # (s, y, 1 / yᵀs) of the last ``history`` steps, oldest first
         self.pairs: deque[tuple[torch.Tensor, torch.Tensor, float]] = deque(maxlen=history)
-        self.gamma = 1.0  # the initial inverse Hessian is gamma times the identity
+        # The initial inverse Hessian is gamma times the identity; a caller that knows
+        # its scale (see Loop) gives it, and the first step is then -gamma * g.
+        self.given = gamma
+        self.gamma = 1.0 if gamma is None else gamma
         self.last_grad: torch.Tensor | None = None
         self.last_move: torch.Tensor | None = None
 
@@ -47,7 +50,7 @@ class LBFGS:
         if self.last_grad is not None and self.last_move is not None:
             self._remember(self.last_move, grad - self.last_grad)
         move = self._direction(grad)
-        if self.last_grad is None or float(grad.dot(move)) > 0:
+        if (self.last_grad is None and self.given is None) or float(grad.dot(move)) > 0:
             # The first step, or a restart where the pairs no longer give a descent
             # direction (torch would stand still from then on): steepest descent, short.
             self.pairs.clear()
@@ -84,11 +87,18 @@ class LBFGS:
 class PixelOptimizer:
     """One step = one forward and backward pass of the network."""
 
-    def __init__(self, image: torch.Tensor, kind: str, lr: float | None, history: int) -> None:
+    def __init__(
+        self,
+        image: torch.Tensor,
+        kind: str,
+        lr: float | None,
+        history: int,
+        gamma: float | None = None,
+    ) -> None:
         self.image = image
         self.kind = kind
         self.lr: float | None = lr if lr is not None else DEFAULT_LR.get(kind)
-        self.lbfgs = LBFGS(image, history) if kind == "lbfgs" else None
+        self.lbfgs = LBFGS(image, history, gamma) if kind == "lbfgs" else None
         self.adam: torch.optim.Adam | None = None
         if kind == "adam":
             self.adam = torch.optim.Adam([image], lr=self.lr or DEFAULT_LR["adam"])
