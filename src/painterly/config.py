@@ -165,6 +165,11 @@ class Config:
         bounds=POSITIVE,
     )
     lbfgs_history: int = _opt(50, "L-BFGS history size", bounds=Bounds(low=1))
+    carry_scale: bool = _opt(
+        True,
+        "start each scale's L-BFGS with the curvature scale the last scale ended with "
+        "(off: a first step of 1/sum|gradient|, which hardly moves the image)",
+    )
     style_loss: str = _opt(
         "gram", "style statistics: gram (the article) or w2 (Wasserstein)", choices=STYLE_LOSSES
     )

@@ -164,7 +164,7 @@ class Loop:
         Carried over, the first step at a new scale is a full one; torch's first step,
         ``1 / sum(|g|)``, hardly moves the image (measured: the loss falls by 0.01% in it).
         """
-        if self.curvature is None:
+        if self.curvature is None or not self.cfg.carry_scale:
             return None
         gamma, pixels = self.curvature
         return gamma * x.numel() / pixels
