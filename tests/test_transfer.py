@@ -126,7 +126,7 @@ def test_a_finer_scale_starts_with_the_photos_detail(content_path: Path) -> None
     cfg = painterly.make_config(size=128)
     inputs = prepare(cfg, content_path, [content_path])
     photo = images.resize(inputs.content, (96, 128))
-    coarse = images.resize(inputs.content, (48, 64))
+    coarse = images.resize(photo, (48, 64))
     # The photo made coarse comes back whole: its enlargement plus the band it lost.
     torch.testing.assert_close(_enlarged(cfg, inputs, coarse, (96, 128)), photo)
     blurred = _enlarged(cfg.replace(photo_detail=False), inputs, coarse, (96, 128))
