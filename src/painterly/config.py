@@ -166,7 +166,7 @@ class Config:
     )
     lbfgs_history: int = _opt(50, "L-BFGS history size", bounds=Bounds(low=1))
     carry_scale: bool = _opt(
-        True,
+        False,
         "start each scale's L-BFGS with the curvature scale the last scale ended with "
         "(off: a first step of 1/sum|gradient|, which hardly moves the image)",
     )
