@@ -1,85 +1,122 @@
-"""Speed probes: convolution throughput and per-step time of a transfer."""
+"""Speed probes: the convolutions a step needs, alone, and a whole step of a transfer.
+
+A step's floor is its convolutions: the 13 of the default layers (up to block5_conv1)
+at the step's own shapes, forward and input gradient, channels-last, in the run's
+precision, with no ReLU, pooling, loss or optimiser. :func:`conv_time` times exactly
+that; :func:`Stepper` times painterly's step (network, losses, backward) at the same
+size, with the speed levers of :class:`painterly.runtime.FastPath` on or off.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
+from painterly import images
 from painterly.config import Config
+from painterly.extractor import Extractor, build_network
 from painterly.layers import INDEX, LAYERS, deepest
 from painterly.objective import objective_for
-from painterly.runtime import autocast
-from painterly.vgg import VGG19Features
+from painterly.runtime import FastPath
 from painterly.weights import load_weights
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-# Representative VGG-19 convolutions (in, out, side) at the scale of a 512 px step.
-PROBE_SHAPES = ((64, 64, 256), (128, 128, 128), (256, 256, 64), (512, 512, 32))
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
+Shape = tuple[int, int, int, int]  # (in channels, out channels, height, width)
 
 
-def conv_throughput(precision: str, repeats: int = 4) -> float:
-    """GFLOP/s of forward plus input-gradient 3×3 convolutions, channels-last."""
-    dtype, flops, seconds = DTYPES[precision], 0.0, 0.0
-    for cin, cout, side in PROBE_SHAPES:
-        x = (
-            torch.randn(1, cin, side, side, dtype=dtype)
-            .contiguous(memory_format=torch.channels_last)
-            .requires_grad_(True)
-        )
-        w = torch.randn(cout, cin, 3, 3, dtype=dtype).contiguous(memory_format=torch.channels_last)
-
-        def once(x: torch.Tensor = x, w: torch.Tensor = w) -> None:
-            y = F.conv2d(x, w, padding=1)
-            (grad,) = torch.autograd.grad(y, x, torch.ones_like(y))
-            del grad
-
-        once()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            once()
-        seconds += time.perf_counter() - start
-        flops += repeats * 2 * (2 * cin * cout * 9 * side * side)
-    return flops / seconds / 1e9
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def step_flops(height: int, width: int, last: str) -> float:
-    """Convolution FLOPs of one forward and backward (input gradients) pass."""
-    total, h, w, cin = 0.0, height, width, 3
+def conv_shapes(height: int, width: int, last: str) -> list[Shape]:
+    """The convolutions of VGG-19 up to ``last`` for an input of ``height×width``."""
+    shapes, h, w, cin = [], height, width, 3
     for layer in LAYERS[: INDEX[last] + 1]:
         if layer.kind == "pool":
             h, w = h // 2, w // 2
             continue
-        total += 2 * cin * layer.channels * 9 * h * w
+        shapes.append((cin, layer.channels, h, w))
         cin = layer.channels
-    return 2 * total
+    return shapes
 
 
-def step_time(side: int, precision: str, cfg: Config | None = None, repeats: int = 3) -> float:
-    """Seconds per optimiser evaluation (forward, losses, backward) at side×side."""
-    cfg = cfg or Config()
-    layers = [*cfg.content_layers, *cfg.style_layers]
-    net = VGG19Features(load_weights(), layers).to_channels_last()
-    device = torch.device("cpu")
-    image = torch.rand(1, 3, side, side)
-    with torch.no_grad(), autocast(device, precision):
-        feats = {k: v.float() for k, v in net(image).items()}
-    objective = objective_for(cfg, feats, [feats], [1.0])
-    x = torch.rand(1, 3, side, side, requires_grad=True)
+def step_flops(height: int, width: int, last: str) -> float:
+    """Convolution FLOPs of one forward and backward (input gradients) pass."""
+    return sum(4 * cin * cout * 9 * h * w for cin, cout, h, w in conv_shapes(height, width, last))
+
+
+def default_last() -> str:
+    cfg = Config()
+    return deepest([*cfg.content_layers, *cfg.style_layers])
+
+
+def conv_pass(
+    height: int, width: int, precision: str, device: torch.device, last: str | None = None
+) -> Callable[[], None]:
+    """One pass of the convolutions alone: forward and input gradient of each, on
+    random channels-last tensors of the step's shapes (no ReLU, pooling or loss)."""
+    dtype = DTYPES[precision]
+    layout = torch.channels_last
+    convs = []
+    for cin, cout, h, w in conv_shapes(height, width, last or default_last()):
+        x = torch.randn(1, cin, h, w, dtype=dtype, device=device).contiguous(memory_format=layout)
+        weight = torch.randn(cout, cin, 3, 3, dtype=dtype, device=device)
+        bias = torch.randn(cout, dtype=dtype, device=device)
+        convs.append((x.requires_grad_(True), weight.contiguous(memory_format=layout), bias))
 
     def once() -> None:
-        with autocast(device, precision):
-            out = net(x.contiguous(memory_format=torch.channels_last))
-        objective(out, x).total.backward()
+        for x, weight, bias in convs:
+            y = F.conv2d(x, weight, bias, padding=1)
+            torch.autograd.grad(y, x, torch.ones_like(y))
+        sync(device)
 
-    once()
+    return once
+
+
+class Stepper:
+    """painterly's step (features, objective, gradient) on the bundled pair at one size,
+    with the levers ``fast``; call it to take one step."""
+
+    def __init__(
+        self, height: int, width: int, precision: str, device: torch.device, fast: FastPath
+    ) -> None:
+        cfg = Config(precision=precision)
+        photo = images.load_image(DATA / "tubingen.jpg")
+        style = images.load_image(DATA / "starry_night.jpg")
+        hw = (height, width)
+        net = build_network(cfg, load_weights(), photo, hw, device)
+        self.extractor = Extractor(cfg, net, device, precision, fast=fast)
+        content = self.extractor.targets(images.resize(photo, hw), cfg.content_layers)
+        styles = self.extractor.targets(images.resize(style, hw), cfg.style_layers)
+        self.objective = objective_for(cfg, content, [styles], [1.0]).to(device)
+        self.x = images.resize(photo, hw).to(device).contiguous().requires_grad_(True)
+        self.device = device
+
+    def __call__(self) -> None:
+        self.x.grad = None
+        self.extractor.loss_and_grad(self.x, self.objective)
+        sync(self.device)
+
+
+def timed(fn: Callable[[], None]) -> float:
     start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved(fns: Mapping[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each of ``fns`` over ``repeats`` rounds, one call of each per round
+    (after one warm-up call each), so that a changing load falls on all alike."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        once()
-    return (time.perf_counter() - start) / repeats
-
-
-def default_step_flops(side: int) -> float:
-    cfg = Config()
-    return step_flops(side, side, deepest([*cfg.content_layers, *cfg.style_layers]))
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times

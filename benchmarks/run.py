@@ -1,21 +1,30 @@
-"""painterly's benchmark: `make bench` or `python benchmarks/run.py [--quick]`.
+"""painterly's benchmark: `make bench` or `python benchmarks/run.py [--quick] [--levers]
+[--device cuda]`.
 
 Prints, measured side by side in this one run:
-1. convolution throughput (fp32, bf16) and per-step time at 256/512/1024 px against it;
+1. a step's time against its convolutions alone at 256, 512 (and 1024) px wide, before
+   and with the speed levers (and, with --levers, each lever's share);
 2. time and peak memory of a default run at 512 px;
-3. the peer race against pastiche 1.6.0 at 384 px (see race.py).
+3. the peer race against pastiche 1.6.0 at 384 px (see race.py; CPU only).
+
+``--device cuda`` runs 1 and 2 on the GPU (painterly's pick of precision there: bf16
+where supported; channels-last; cuDNN autotuning).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -26,7 +35,7 @@ import probe
 import race
 
 from painterly.config import Config
-from painterly.runtime import bf16_supported, faster_precision
+from painterly.runtime import FAST_PATH, SLOW_PATH, FastPath, resolve_precision
 from painterly.score import score
 from painterly.transfer import evaluate
 
@@ -34,27 +43,74 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
 
 
-def section_speed(sizes: list[int]) -> None:
-    precisions = ["fp32", "bf16"] if bf16_supported(torch.device("cpu")) else ["fp32"]
-    limits = {p: probe.conv_throughput(p) for p in precisions}
-    print("## Convolution throughput (fwd + input-grad, channels-last)")
-    for p, gflops in limits.items():
-        print(f"- {p}: {gflops:.0f} GFLOP/s")
-    print(f"- painterly's auto precision here: {faster_precision('cpu')}\n")
+LEVERS = tuple(f.name for f in fields(FastPath))
+
+
+def section_speed(
+    sizes: list[int], device: torch.device, levers: bool, repeats: int, precision: str = "auto"
+) -> None:
+    """A step against its convolutions alone, at the bundled photo's aspect (4:3), in
+    the precision painterly picks on ``device`` (or ``precision``): the step before the
+    speed levers (SLOW_PATH) and with them (FAST_PATH), measured in turns in the same
+    rounds."""
+    precision = resolve_precision(precision, device)
+    print(f"## A step against its convolutions ({precision}, painterly's pick on {device})")
     print(
-        "| size | precision | step (s) | conv limit fp32 (s) | conv limit bf16 (s) | "
-        "ratio to the faster limit |"
+        "Convolutions alone: the 13 up to block5_conv1 at the step's shapes, forward and "
+        "input gradient, channels-last; step: features, losses and gradient of the bundled "
+        f"pair. Best and median of {repeats} interleaved rounds; ratio = step / convolutions "
+        "(best / best).\n"
     )
-    print("|---|---|---|---|---|---|")
+    print(
+        "| size | load | convs (s) | GFLOP/s | step before (s) | ratio before | "
+        "step now (s) | ratio now | now / before |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for side in sizes:
-        flops = probe.default_step_flops(side) / 1e9
-        limit = {p: flops / g for p, g in limits.items()}
-        best = min(limit.values())
-        for p in precisions:
-            t = probe.step_time(side, p, repeats=2 if side >= 1024 else 3)
-            cells = " | ".join(f"{limit[q]:.2f}" if q in limit else "-" for q in ("fp32", "bf16"))
-            print(f"| {side} | {p} | {t:.2f} | {cells} | {t / best:.2f}× |", flush=True)
+        h, w = side * 3 // 4, side
+        fns: dict[str, Callable[[], None]] = {
+            "convs": probe.conv_pass(h, w, precision, device),
+            "before": probe.Stepper(h, w, precision, device, SLOW_PATH),
+            "now": probe.Stepper(h, w, precision, device, FAST_PATH),
+        }
+        times = probe.interleaved(fns, repeats)
+        best = {k: min(v) for k, v in times.items()}
+        med = {k: statistics.median(v) for k, v in times.items()}
+        gflops = probe.step_flops(h, w, probe.default_last()) / best["convs"] / 1e9
+        print(
+            f"| {w}×{h} | {_load()} | {best['convs']:.3f} | {gflops:.0f} | "
+            f"{best['before']:.3f} (med {med['before']:.3f}) | "
+            f"{best['before'] / best['convs']:.2f}× | "
+            f"{best['now']:.3f} (med {med['now']:.3f}) | {best['now'] / best['convs']:.2f}× | "
+            f"{best['now'] / best['before']:.2f} |",
+            flush=True,
+        )
     print()
+    if levers:
+        section_levers(sizes[-1], precision, device, repeats)
+
+
+def section_levers(side: int, precision: str, device: torch.device, repeats: int) -> None:
+    """Each lever's share: the step with all levers on but one, against all on."""
+    h, w = side * 3 // 4, side
+    fns = {"all on": probe.Stepper(h, w, precision, device, FAST_PATH)}
+    for name in LEVERS:
+        fns[f"without {name}"] = probe.Stepper(
+            h, w, precision, device, replace(FAST_PATH, **{name: False})
+        )
+    times = probe.interleaved(fns, repeats)
+    print(f"## Each lever at {w}×{h} ({precision}, load {_load()})\n")
+    print("| step | best (s) | median (s) | / all on |")
+    print("|---|---|---|---|")
+    base = min(times["all on"])
+    for name, values in times.items():
+        best = min(values)
+        print(f"| {name} | {best:.3f} | {statistics.median(values):.3f} | {best / base:.2f} |")
+    print()
+
+
+def _load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def painterly_cli(args: list[str]) -> tuple[float, float]:
@@ -65,11 +121,12 @@ def painterly_cli(args: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, peak
 
 
-def section_default_run(tmp: Path, content: Path, style: Path) -> None:
+def section_default_run(tmp: Path, content: Path, style: Path, device: torch.device) -> None:
     out = tmp / "default512.png"
-    seconds, peak = painterly_cli([str(content), str(style), "-o", str(out), "--seed", "0"])
+    args = [str(content), str(style), "-o", str(out), "--seed", "0", "--device", device.type]
+    seconds, peak = painterly_cli(args)
     record = json.loads(out.with_suffix(".json").read_text())
-    print("## Default run at 512 px (bundled Tübingen + Starry Night)")
+    print(f"## Default run at 512 px on {device} (bundled Tübingen + Starry Night)")
     print(
         f"- wall time {seconds:.1f} s ({record['steps']} steps, {record['precision']}), "
         f"peak memory {peak:.2f} GiB\n"
@@ -131,6 +188,12 @@ def section_race(
     print()
 
 
+def _machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"load {_load()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="256 and 512 px only, no race")
@@ -144,20 +207,33 @@ def main() -> None:
         help="factor k on pastiche's loss (default: the magnitude of its own defaults)",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the images in this folder")
+    parser.add_argument("--levers", action="store_true", help="each speed lever's share")
+    parser.add_argument("--repeats", type=int, default=4, help="rounds of the step timings")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="of the step table (auto: painterly's pick, whose probe a loaded machine may sway)",
+    )
     args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     content = SHARED / "tubingen.jpg" if SHARED.exists() else DATA / "tubingen.jpg"
     style = SHARED / "starry_night.jpg" if SHARED.exists() else DATA / "starry_night.jpg"
     print(
         f"# painterly benchmark, {time.strftime('%Y-%m-%d')}, {platform.processor() or 'cpu'}"
-        f", {torch.get_num_threads()} threads, torch {torch.__version__}\n"
+        f", {torch.get_num_threads()} threads, torch {torch.__version__}, {_machine(device)}\n"
     )
     with tempfile.TemporaryDirectory() as folder:
         tmp = args.keep or Path(folder)
         tmp.mkdir(parents=True, exist_ok=True)
         if not args.race_only:
-            section_speed([256, 512] if args.quick else [256, 512, 1024])
-            section_default_run(tmp, DATA / "tubingen.jpg", DATA / "starry_night.jpg")
-        if not args.quick:
+            sizes = [256, 512] if args.quick else [256, 512, 1024]
+            section_speed(sizes, device, args.levers, args.repeats, args.precision)
+            section_default_run(tmp, DATA / "tubingen.jpg", DATA / "starry_night.jpg", device)
+        if not args.quick and device.type == "cpu":
             section_race(tmp, content, style, args.race_size, args.race_steps, args.race_scale)
 
 

@@ -114,3 +114,28 @@ def test_wasserstein_of_gaussians_by_hand() -> None:
     assert abs(loss(features).item()) < 1e-3  # only the smoothing shift remains
     assert loss(features + 0.5).item() > 0.1
     assert abs(trace_sqrt(torch.eye(3, dtype=torch.float64) * 4, 0.0).item() - 6) < 1e-9
+
+
+def test_gram_distance_of_bf16_features_stays_bf16_and_close() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(300, 16).bfloat16()
+    a = torch.rand(16, 16) * 60
+    a = a + a.T
+    wide = x.float().requires_grad_(True)
+    narrow = x.clone().requires_grad_(True)
+    exact, fast = gram_distance(wide, a), gram_distance(narrow, a)
+    exact.backward()  # type: ignore[no-untyped-call]
+    fast.backward()  # type: ignore[no-untyped-call]
+    assert fast.dtype == torch.float32  # the loss itself is taken in float32
+    assert narrow.grad is not None and narrow.grad.dtype == torch.bfloat16
+    assert wide.grad is not None
+    torch.testing.assert_close(fast, exact, rtol=1e-2, atol=0)
+    error = (narrow.grad.float() - wide.grad).norm() / wide.grad.norm()
+    assert float(error) < 0.01  # bf16 rounding of the gradient, nothing more
+
+
+def test_positions_keep_bf16_only_when_asked() -> None:
+    x = torch.rand(1, 4, 3, 5).bfloat16()
+    assert positions_by_filters(x).dtype == torch.float32
+    assert positions_by_filters(x, keep_bf16=True).dtype == torch.bfloat16
+    assert positions_by_filters(x.float(), keep_bf16=True).dtype == torch.float32

@@ -8,7 +8,7 @@ import torch
 
 import painterly
 from painterly import images
-from painterly.vgg import VGG19Features
+from painterly.vgg import VGG19Features, conv_relu, fusable
 from painterly.weights import load_weights
 
 
@@ -32,3 +32,35 @@ def test_calibrated_average_pooling_keeps_magnitudes(content_path: Path) -> None
 def test_average_pooling_runs(content_path: Path, style_path: Path) -> None:
     result = painterly.stylize(content_path, [style_path], iterations=5, size=64, pooling="avg")
     assert result.history[-1]["total"] < result.history[0]["total"]
+
+
+def test_fused_convolution_and_relu_match_the_separate_ones() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 16, 3, padding=1).to(torch.bfloat16)
+    x = torch.randn(1, 8, 12, 10).bfloat16().contiguous(memory_format=torch.channels_last)
+    assert fusable(conv, x) and not fusable(conv, x.float())
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    separate = torch.relu(conv(a))
+    fused = conv_relu(b, conv.weight, conv.bias)
+    torch.testing.assert_close(fused, separate, rtol=1e-2, atol=1e-2)
+    assert (fused == 0).any()  # the ReLU cut something
+    grad = torch.randn_like(separate)
+    separate.backward(grad)  # type: ignore[no-untyped-call]
+    fused.backward(grad)  # type: ignore[no-untyped-call]
+    assert a.grad is not None and b.grad is not None
+    torch.testing.assert_close(b.grad, a.grad, rtol=2e-2, atol=2e-2)
+
+
+def test_lean_input_and_bf16_weights_give_the_same_features(content_path: Path) -> None:
+    x = images.resize(images.load_image(content_path), (32, 48))
+    net = VGG19Features(load_weights(), ["block2_conv1"])
+    with torch.no_grad():
+        lean = net(x)["block2_conv1"]
+        net.lean_input = False
+        gathered = net(x)["block2_conv1"]
+        net.cast_weights(torch.bfloat16)
+        half = net(x)["block2_conv1"]
+    assert torch.equal(lean, gathered)
+    assert net.dtype == torch.bfloat16 and net.mean.dtype == torch.float32
+    assert half.dtype == torch.bfloat16
+    assert float((half.float() - lean).norm() / lean.norm()) < 0.01  # bf16 rounding only

@@ -17,7 +17,7 @@ import torch
 from . import images, tiled_step, tiles
 from .config import Config
 from .objective import LossTerms, Objective
-from .runtime import autocast
+from .runtime import FAST_PATH, FastPath, autocast
 from .targets import FeatureCache
 from .tiled_step import TileFn
 from .vgg import VGG19Features
@@ -59,8 +59,15 @@ class Extractor:
         device: torch.device,
         precision: str,
         cache: FeatureCache | None = None,
+        fast: FastPath = FAST_PATH,
     ) -> None:
         self.net, self.device, self.precision, self.cache = net, device, precision, cache
+        self.fast = fast
+        if fast.native_weights and precision == "bf16":
+            net.cast_weights(torch.bfloat16)
+        net.fused, net.lean_input = fast.fused_relu, fast.lean_input
+        if device.type == "cuda":  # a run convolves the same shapes many times: autotune
+            torch.backends.cudnn.benchmark = True
         self.channels_last = cfg.channels_last
         self.deepest = net.names[-1]
         # Tiles of this side where the image is larger (None: whole images); set per
@@ -94,6 +101,8 @@ class Extractor:
         """The features of ``x`` at every layer the network gives, differentiable."""
         with autocast(self.device, self.precision):
             feats: dict[str, torch.Tensor] = self.net(self.layout(x))
+        if not self.fast.native_gram:  # the losses' float32 copies, made here
+            return {k: v.float() for k, v in feats.items()}
         return feats
 
     def loss(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:

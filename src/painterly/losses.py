@@ -8,7 +8,10 @@ Normalisations follow the paper and the article:
 * style, per layer: ``E_l = 1/(4 N^2 M^2) * sum((G(x) - G(s))**2)``
 
 All are computed in float32, whatever precision the network ran in: Gram matrices
-of half-precision features overflow.
+of half-precision features overflow. The exception is the gradient of the Gram
+loss of bf16 features: its matrix product takes the bf16 features as they are (oneDNN
+accumulates in float32) and gives the bf16 gradient the network needs, with no float32
+gradient of the feature map to cast back.
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
-def positions_by_filters(features: torch.Tensor) -> torch.Tensor:
-    """A ``1×N×H×W`` (or ``N×H×W``) feature map as the ``M×N`` matrix ``F^T`` in float32.
+def positions_by_filters(features: torch.Tensor, keep_bf16: bool = False) -> torch.Tensor:
+    """A ``1×N×H×W`` (or ``N×H×W``) feature map as the ``M×N`` matrix ``F^T`` in float32
+    (bf16 kept as it is with ``keep_bf16``).
 
     For a channels-last map this is a view, not a copy.
     """
     n = features.shape[-3]
-    return at_least_fp32(features.movedim(-3, -1).reshape(-1, n))
+    flat = features.movedim(-3, -1).reshape(-1, n)
+    return flat if keep_bf16 and flat.dtype == torch.bfloat16 else at_least_fp32(flat)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -63,13 +68,17 @@ class _GramDistance(torch.autograd.Function):
     """``sum((X^T X - A)**2) / (4 N^2)`` with its analytic gradient ``X (G - A) / N^2``.
 
     Autograd would differentiate both factors of ``X^T X`` separately (two large
-    matrix products); the closed form needs one.
+    matrix products); the closed form needs one. For a bf16 ``X`` the Gram matrix is
+    taken in float32 (a bf16 result would round it to 3 digits), and the gradient in
+    bf16 from the bf16 ``X`` kept for it (float32 accumulation; the network needs it
+    in bf16 anyway).
     """
 
     @staticmethod
     def forward(ctx: Any, flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         n = flat.shape[1]
-        diff = flat.T @ flat - target
+        wide = at_least_fp32(flat)
+        diff = wide.T @ wide - target
         ctx.save_for_backward(flat, diff)
         return diff.pow(2).sum() / (4.0 * n * n)
 
@@ -77,7 +86,7 @@ class _GramDistance(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         flat, diff = ctx.saved_tensors
         n = flat.shape[1]
-        return flat @ (diff * (grad / (n * n))), None
+        return flat @ (diff * (grad / (n * n))).to(flat.dtype), None
 
 
 def gram_distance(flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -171,7 +180,7 @@ class GramStyleLoss(nn.Module):
         self.scale = 4.0 * n * n / float(self.target.pow(2).sum()) if relative else 1.0
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        flat = positions_by_filters(features)
+        flat = positions_by_filters(features, keep_bf16=self.mask is None)
         if self.mask is None:
             m = float(flat.shape[0])
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -70,6 +71,10 @@ class VGG19Features(nn.Module):
         # Average pooling's output is multiplied by a gain per pooling layer (1 until
         # calibrated): see calibrate_pooling.
         self.pool_gains = {n: 1.0 for n in self.names if n.endswith("_pool")}
+        # Speed switches (benchmarks/run.py compares them): each convolution and its ReLU
+        # in one oneDNN call on CPUs, and the colour convention applied without a gather.
+        self.fused = True
+        self.lean_input = True
         self.requires_grad_(False)
 
     def to_channels_last(self) -> VGG19Features:
@@ -78,6 +83,19 @@ class VGG19Features(nn.Module):
             assert isinstance(conv, nn.Conv2d)
             conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
         return self
+
+    def cast_weights(self, dtype: torch.dtype) -> VGG19Features:
+        """Store the convolutions in ``dtype`` (bf16 runs: no cast of the weights at each
+        step); the input's conversion stays in float32."""
+        self.convs.to(dtype)
+        return self
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The precision the convolutions are stored in."""
+        first = self.convs[CONV_NAMES[0]]
+        assert isinstance(first, nn.Conv2d)
+        return first.weight.dtype
 
     @torch.no_grad()
     def calibrate_pooling(self, rgb: torch.Tensor) -> dict[str, float]:
@@ -108,11 +126,16 @@ class VGG19Features(nn.Module):
 
     def preprocess(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] → the weights' own input convention."""
-        x = rgb.index_select(1, self.order) * self.scale
+        order = self.order.tolist()
+        if self.lean_input and order in ([0, 1, 2], [2, 1, 0]):
+            # The same values as the gather, whose gradient (index_add_) is slow.
+            x = (rgb if order == [0, 1, 2] else rgb.flip(1)) * self.scale
+        else:
+            x = rgb.index_select(1, self.order) * self.scale
         return (x - self.mean) / self.std
 
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.preprocess(rgb)
+        x = self.preprocess(rgb).to(self.dtype)
         out: dict[str, torch.Tensor] = {}
         for name in self.names:
             if name.endswith("_pool"):
@@ -122,10 +145,16 @@ class VGG19Features(nn.Module):
                     else _avg_pool(x, self.pool_gains[name])
                 )
             else:
-                x = F.relu(self.convs[name](x), inplace=True)
+                x = self._conv_relu(self.convs[name], x)
             if name in self.wanted:
                 out[name] = x
         return out
+
+    def _conv_relu(self, conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        assert isinstance(conv, nn.Conv2d)
+        if self.fused and fusable(conv, x):
+            return conv_relu(x, conv.weight, conv.bias)
+        return F.relu(conv(x), inplace=True)
 
 
 def _avg_pool(x: torch.Tensor, gain: float) -> torch.Tensor:
@@ -133,3 +162,45 @@ def _avg_pool(x: torch.Tensor, gain: float) -> torch.Tensor:
     # activations of deeper layers, which the gain (see calibrate_pooling) restores.
     pooled = F.avg_pool2d(x, 2)
     return pooled if gain == 1.0 else pooled * gain
+
+
+def fusable(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    """Whether oneDNN can run ``conv`` and its ReLU on ``x`` as one call: on CPUs, zero
+    padding, and ``x`` already in bf16 like the weights (in float32 the fused call's
+    gradient differs from the unfused one by rounding at small sizes: float32 runs keep
+    their exact numbers)."""
+    if x.device.type != "cpu" or conv.padding_mode != "zeros":
+        return False
+    if x.dtype != torch.bfloat16 or conv.weight.dtype != torch.bfloat16:
+        return False
+    return not torch.is_autocast_enabled("cpu") or torch.get_autocast_dtype("cpu") == x.dtype
+
+
+class _ConvReLU(torch.autograd.Function):
+    """``relu(conv3x3(x, w) + b)`` as one oneDNN call (the ReLU as a post-op: no second
+    pass over the output), and only the input's gradient on the way back."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        one = [1, 1]
+        y: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
+            x, w, b, one, one, one, 1, "relu", [None], ""
+        )
+        ctx.save_for_backward(x, w, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        x, w, y = ctx.saved_tensors
+        one = [1, 1]
+        masked = torch.ops.aten.threshold_backward(grad, y, 0)
+        dx = torch.ops.aten.convolution_backward(
+            masked, x, w, None, one, one, one, False, [0, 0], 1, [True, False, False]
+        )[0]
+        return dx, None, None
+
+
+def conv_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """``relu(conv2d(x, w, b, padding=1))`` in one fused call (see :func:`fusable`)."""
+    y: torch.Tensor = _ConvReLU.apply(x, w, b)  # type: ignore[no-untyped-call]
+    return y
