@@ -168,13 +168,14 @@ def render_chunked(
     settings: VideoSettings,
     jobs: Sequence[ClipJob],
     runner: Runner,
-    chunking: Chunking,
+    chunking: Chunking | None,
     span: tuple[int | None, int | None] = (None, None),
     fps: float | None = None,
     progress: ChunkProgressFn | None = None,
 ) -> list[VideoResult]:
-    """Make every clip of ``jobs`` from chunks run on ``runner`` (closed by the caller).
-    Raises :class:`KeyboardInterrupt` when stopped: the finished chunks stay."""
+    """Make every clip of ``jobs`` from chunks run on ``runner`` (closed by the caller;
+    ``chunking=None``: a clip is one chunk). Raises :class:`KeyboardInterrupt` when
+    stopped: the finished chunks stay."""
     if cfg.content_mask is not None or Path(cfg.init).is_file():
         raise ConfigError("--init FILE and --mask are not taken with --workers or --cluster")
     opened = [_open(cfg, settings, job, chunking, span, fps) for job in jobs]
@@ -197,7 +198,7 @@ def _open(
     cfg: Config,
     settings: VideoSettings,
     job: ClipJob,
-    chunking: Chunking,
+    chunking: Chunking | None,
     span: tuple[int | None, int | None],
     fps: float | None,
 ) -> _Clip:
@@ -212,10 +213,10 @@ def _open(
             raise ConfigError(f"cannot read style '{path}' ({exc.strerror})") from None
     clip = clips.read_clip(job.source, cfg.size, span, fps)
     identity = clip_identity(cfg, settings, job.source, list(job.styles), span, fps)
-    identity["chunking"] = [chunking.length, chunking.overlap]
+    identity["chunking"] = [chunking.length, chunking.overlap] if chunking else None
     work = work_folder(job.output)
     state = _open_state(work, json.loads(json.dumps(identity)))
-    chunks = spans(len(clip.frames), chunking)
+    chunks = spans(len(clip.frames), chunking) if chunking else [(0, len(clip.frames))]
     return _Clip(job, kind, clip, chunks, work, state, tuple(styles))
 
 
@@ -351,13 +352,16 @@ def videos(
     **options: Any,
 ) -> list[VideoResult]:
     """Stylise several clips (each input, with the styles blended or ``each_style``
-    alone) in chunks, in this process, on ``workers`` local Dask processes or on the
+    alone), in this process (whole clips unless ``chunking`` is given) or in chunks
+    (``Chunking()`` unless given) on ``workers`` local Dask processes or on the
     scheduler at ``cluster``; other options are :func:`painterly.video`'s.
 
     >>> videos(["a.mp4", "b.mp4"], ["starry.jpg"], "out.mp4", workers=2)  # doctest: +SKIP
     """
     cfg = make_config(preset, **options)
     span = clips.parse_range(frames) if frames else (None, None)
+    if chunking is None and (workers is not None or cluster is not None):
+        chunking = Chunking()
     jobs = plan_jobs([str(s) for s in sources], [Path(s) for s in styles], Path(output), each_style)
     if cluster is None:
         weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
@@ -368,7 +372,7 @@ def videos(
             settings or VideoSettings(),
             jobs,
             runner,
-            chunking or Chunking(),
+            chunking,
             span,
             fps,
             progress,

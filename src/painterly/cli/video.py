@@ -134,7 +134,8 @@ def video(
     names = ("temporal_weight", "frame_iterations", "long_term", "passes", "flow_preset")
     settings = _settings({k: options.pop(k) for k in (*names, "independent")})
     if workers is not None or cluster is not None or also or each_style:
-        chunking = Chunking(chunk, overlap)
+        on_cluster = workers is not None or cluster is not None
+        chunking = Chunking(chunk, overlap) if on_cluster else None
         places = {"workers": workers, "cluster": cluster, "chunking": chunking}
         sources, clip_options = [source, *also], {"frames": span, "fps": fps, **places}
         return _chunked(sources, styles, output, each_style, settings, clip_options, quiet, options)
