@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
-from conftest import FailsWith
+from conftest import DATA, FailsWith
 from dask_procs import Cluster, wait_for
 from painterly import clips
 from painterly.chunks import Chunking
@@ -46,6 +46,31 @@ def test_several_inputs_and_each_style_get_their_own_outputs() -> None:
     ]
     blended = plan_jobs(["in/one.mp4"], styles, Path("p"), each_style=False)
     assert blended == [ClipJob("in/one.mp4", tuple(styles), Path("p"))]
+
+
+def test_also_and_each_style_make_one_whole_clip_each_in_process(
+    tmp_path: Path, style_path: Path
+) -> None:
+    one = write_frames(tmp_path / "one", moving_clip(3, 48, pan=0.1, zoom=0.0, thing=False))
+    two = write_frames(tmp_path / "two", moving_clip(3, 48, pan=0.0, zoom=0.1, thing=False))
+    scream = DATA / "the_scream.jpg"
+    out = tmp_path / "p"
+    argv = ["video", str(one), str(style_path), str(scream), "--also", str(two), "-o", str(out)]
+    assert main([*argv, "--each-style", *FAST_ARGS, "-q"]) == 0
+    made = sorted(p.name for p in tmp_path.glob("p-*") if p.is_dir())
+    assert made == [
+        "p-one-starry_night",
+        "p-one-the_scream",
+        "p-two-starry_night",
+        "p-two-the_scream",
+    ]
+    for name in made:
+        assert sorted(f.name for f in (tmp_path / name).iterdir()) == [
+            f"{t:06d}.png" for t in range(1, 4)
+        ]
+        record = json.loads((tmp_path / f"{name}.json").read_text())
+        assert record["chunk_spans"] == [[0, 3]] and record["seam_pairs"] == 0
+    assert not out.exists()
 
 
 def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
