@@ -65,7 +65,7 @@ def test_also_and_each_style_make_one_whole_clip_each_in_process(
         "p-two-the_scream",
     ]
     for name in made:
-        assert sorted(f.name for f in (tmp_path / name).iterdir()) == [
+        assert sorted(f.name for f in (tmp_path / name).glob("*.png")) == [
             f"{t:06d}.png" for t in range(1, 4)
         ]
         record = json.loads((tmp_path / f"{name}.json").read_text())
@@ -97,10 +97,14 @@ def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
     (result,) = videos([clip6], [style_path], out, progress=note, **run)
     assert seen == [(0, "kept"), (1, "started"), (1, "done")]
     assert result.frames == 6 and len(clips.read_clip(out, None).frames) == 6
-    assert sorted(p.name for p in out.iterdir()) == [f"{t:06d}.png" for t in range(1, 7)]
+    assert sorted(p.name for p in out.glob("*.png")) == [f"{t:06d}.png" for t in range(1, 7)]
+    assert not (out / ".painterly-chunks").exists()
     record = result.record
     assert record["chunk_spans"] == [[0, 4], [2, 6]] and record["seam_pairs"] == 3
     assert record["warping_error_inside"] > 0 and record["warping_error_seams"] > 0
+    seen.clear()
+    (again,) = videos([clip6], [style_path], out, progress=note, **run)
+    assert seen == [(0, "kept"), (1, "kept")] and again.frames == 6  # nothing redone
 
 
 def test_two_local_workers_make_a_video_and_stop(

@@ -156,6 +156,11 @@ class _Clip:
     def done(self, i: int) -> bool:
         return (self.folder(i) / DONE).is_file()
 
+    @property
+    def finished(self) -> bool:
+        """A folder output stitched by an earlier run (its state stays, marked so)."""
+        return bool(self.state.get("finished"))
+
     def key(self, i: int) -> str:
         return f"{self.job.output}#{i}"
 
@@ -182,7 +187,7 @@ def render_chunked(
     tasks, owners = [], {}
     for c in opened:
         for i, (first, end) in enumerate(c.spans):
-            if c.done(i):
+            if c.finished or c.done(i):
                 _tell(progress, c, i, "kept")
                 continue
             frames = tuple(_png(frame) for frame in c.clip.frames[first:end])
@@ -295,6 +300,9 @@ def _settle(c: _Clip, i: int, outcome: Outcome) -> None:
 
 def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
     """Stitch a clip whose chunks are all there, write it and its record."""
+    if c.finished:
+        record = json.loads(c.job.output.with_suffix(".json").read_text())
+        return VideoResult(c.job.output, record["frames_written"], False, record)
     if not all(c.done(i) for i in range(len(c.spans))):
         record = {**c.state["identity"], "failed_chunks": c.state["failed"]}
         return VideoResult(c.job.output, 0, False, record)
@@ -308,8 +316,10 @@ def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
     record = _record(c, frames, settings)
     write_json(c.job.output.with_suffix(".json"), record)
     shutil.rmtree(c.work / CHUNKS, ignore_errors=True)
-    (c.work / STATE).unlink(missing_ok=True)
-    if c.kind != "folder":
+    if c.kind == "folder":
+        c.state["finished"] = True
+        c.save()
+    else:
         shutil.rmtree(c.work, ignore_errors=True)
     return VideoResult(c.job.output, len(frames), False, record)
 
