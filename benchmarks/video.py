@@ -142,8 +142,13 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep the outputs here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="painterly-video-"))
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
+        if args.single:  # first: the yardstick is there even if the run is cut short
+            load = os.getloadavg()[0]
+            seconds = single_image_seconds()
+            rows.append({"mode": "single 384 px image", "seconds": seconds, "load": load})
+            print(json.dumps(rows[-1]), flush=True)
         for name, (source, size) in clips(args.clip, work).items():
             size = args.size or size
             if args.frames:
@@ -163,16 +168,8 @@ def main() -> None:
             if not args.sweep and {"a", "c"} <= set(runs):
                 folders = {m: work / f"{name}-{m}" for m in ("a", "c")}
                 target = ROOT / "docs" / "images" / f"video-strip-{name}.jpg"
-                strip(folders, source, range(1, 4), target)
-        if args.single:
-            rows.append(
-                {
-                    "mode": "single 384 px image",
-                    "seconds": single_image_seconds(),
-                    "load": os.getloadavg()[0],
-                }
-            )
-            print(json.dumps(rows[-1]), flush=True)
+                count = len(list(source.glob("*.png")))
+                strip(folders, source, range(max(0, count - 3), count), target)
         results = ROOT / "benchmarks" / "results"
         results.mkdir(exist_ok=True)
         (results / f"video-{args.clip}{'-sweep' if args.sweep else ''}.json").write_text(

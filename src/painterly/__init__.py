@@ -9,6 +9,7 @@ from .errors import PainterlyError
 from .record import Result
 from .transfer import Progress, stylize
 from .video import VideoSettings, video
+from .video_chunks import videos
 
 __all__ = [
     "BatchResult",
@@ -22,4 +23,5 @@ __all__ = [
     "make_config",
     "stylize",
     "video",
+    "videos",
 ]

@@ -26,7 +26,7 @@ from . import runners, weights
 from .config import Config, check_style_weights, make_config
 from .errors import ConfigError, OutputError
 from .record import read_pair, write_pair
-from .runners import Event, Finished, Lost, Runner, Started, Stepped
+from .runners import Event, Finished, Lost, Started, Stepped
 from .task import Task, input_files, read_files
 from .transfer import Progress, schedule
 
@@ -117,21 +117,13 @@ def batch(
     ledger = _Ledger(folder, items, cfg, progress)
     if not ledger.todo:
         return ledger.result
-    runner = _runner(workers, cluster)
+    runner = runners.open_runner(workers, cluster)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         runner.run(ledger.tasks(read_files(cfg)), ledger.handle)
     finally:
         runner.close()
     return ledger.result
-
-
-def _runner(workers: int | None, cluster: str | None) -> Runner:
-    if cluster is not None:
-        return runners.connect(cluster)
-    if workers is not None:
-        return runners.local_cluster(workers)
-    return runners.InProcess()
 
 
 def expand(patterns: Sequence[str | os.PathLike[str]], what: str) -> list[Path]:

@@ -1,7 +1,8 @@
 """Where a batch's tasks run: in this process, on a Dask ``LocalCluster`` that
 painterly starts and stops, or on a Dask scheduler someone started.
 
-All three run the same :func:`painterly.task.run_task` and report the same events
+All three run the same work (:meth:`painterly.task.Work.execute`: a batch's item, or
+a chunk of a clip) and report the same events
 (:class:`Started`, :class:`Stepped`, :class:`Lost`, :class:`Finished`) to one
 handler; the caller writes the results. On Dask, at most one task per worker is in
 flight, so that each runs with all of its worker's threads and the last items are not
@@ -18,9 +19,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import PainterlyError
+from .errors import ConfigError, PainterlyError
 from .targets import FeatureCache
-from .task import WORKER_CACHE_BYTES, Outcome, Task, run_on_worker, run_task
+from .task import WORKER_CACHE_BYTES, Outcome, Work, run_on_worker
 from .transfer import Progress
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ Handler = Callable[[Event], None]
 class Runner(Protocol):
     label: str
 
-    def run(self, tasks: Iterable[Task], handle: Handler) -> None: ...
+    def run(self, tasks: Iterable[Work], handle: Handler) -> None: ...
 
     def close(self) -> None: ...
 
@@ -75,10 +76,10 @@ class InProcess:
     def __init__(self) -> None:
         self.cache = FeatureCache(max_bytes=WORKER_CACHE_BYTES)
 
-    def run(self, tasks: Iterable[Task], handle: Handler) -> None:
+    def run(self, tasks: Iterable[Work], handle: Handler) -> None:
         for task in tasks:
             handle(Started(task.key, "local"))
-            handle(Finished(run_task(task, self.cache, _stepper(task.key, handle))))
+            handle(Finished(task.execute(self.cache, _stepper(task.key, handle), "local")))
 
     def close(self) -> None:
         self.cache = FeatureCache(max_bytes=WORKER_CACHE_BYTES)
@@ -99,11 +100,11 @@ class DaskRunner:
         self.label = label or str(client.scheduler.address)
         self.unfit: set[str] = set()  # workers without weights: no more tasks for them
 
-    def run(self, tasks: Iterable[Task], handle: Handler) -> None:
+    def run(self, tasks: Iterable[Work], handle: Handler) -> None:
         from distributed import wait
 
         todo = iter(tasks)
-        running: dict[Any, Task] = {}
+        running: dict[Any, Work] = {}
         attempts: dict[str, str] = {}  # item key → the worker that last started it
         try:
             while True:
@@ -118,7 +119,7 @@ class DaskRunner:
             self.client.cancel(list(running))
 
     def _announce(
-        self, running: dict[Any, Task], attempts: dict[str, str], handle: Handler
+        self, running: dict[Any, Work], attempts: dict[str, str], handle: Handler
     ) -> None:
         """Report the tasks the workers took since the last look; a task taken again by
         another worker lost its first attempt with its worker."""
@@ -134,7 +135,7 @@ class DaskRunner:
                 attempts[task.key] = worker
                 handle(Started(task.key, worker))
 
-    def _fill(self, todo: Iterator[Task], running: dict[Any, Task]) -> None:
+    def _fill(self, todo: Iterator[Work], running: dict[Any, Work]) -> None:
         workers = list(self.client.nthreads())
         fit = [w for w in workers if w not in self.unfit]
         while len(running) < max(1, len(fit)):
@@ -143,7 +144,7 @@ class DaskRunner:
                 return
             running[self._submit(task, fit)] = task
 
-    def _submit(self, task: Task, fit: list[str]) -> Any:
+    def _submit(self, task: Work, fit: list[str]) -> Any:
         only = fit if self.unfit and fit else None
         key = f"painterly-{task.name}-{uuid.uuid4().hex[:8]}"
         return self.client.submit(run_on_worker, task, key=key, pure=False, workers=only)
@@ -151,9 +152,9 @@ class DaskRunner:
     def _settle(
         self,
         future: Any,
-        task: Task,
+        task: Work,
         attempts: dict[str, str],
-        running: dict[Any, Task],
+        running: dict[Any, Work],
         handle: Handler,
     ) -> None:
         outcome = outcome_of(future, task)
@@ -197,7 +198,7 @@ def _wait(wait: Any, futures: list[Any]) -> list[Any]:
     return list(done)
 
 
-def outcome_of(future: Any, task: Task) -> Outcome:
+def outcome_of(future: Any, task: Work) -> Outcome:
     """A finished Dask future's outcome; a task that failed or was cancelled as an
     outcome with its error."""
     if future.status == "finished":
@@ -266,3 +267,16 @@ def _dask() -> Any:
     except ImportError:
         raise PainterlyError(f"--workers and --cluster need Dask: {INSTALL}") from None
     return distributed
+
+
+def open_runner(workers: int | None, cluster: str | None) -> Runner:
+    """In this process, on ``workers`` local processes, or on the scheduler ``cluster``."""
+    if workers is not None and cluster is not None:
+        raise ConfigError("give --workers or --cluster, not both")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: give 1 or more")
+    if cluster is not None:
+        return connect(cluster)
+    if workers is not None:
+        return local_cluster(workers)
+    return InProcess()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -31,6 +31,20 @@ from .transfer import ProgressFn, run
 WORKER_CACHE_BYTES = 1 << 30
 _worker_cache: FeatureCache | None = None
 _one_at_a_time = threading.Lock()  # one item per process, using all its threads
+
+
+class Work(Protocol):
+    """What the runners run: an item of a batch (:class:`Task`) or a chunk of a clip."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def execute(
+        self, cache: FeatureCache | None, progress: ProgressFn | None, worker: str
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,11 @@ class Task:
     history: bool = False  # keep the loss history in the record
     keep_stopped: bool = False  # a run stopped early returns what it reached
 
+    def execute(
+        self, cache: FeatureCache | None, progress: ProgressFn | None, worker: str
+    ) -> Outcome:
+        return run_task(self, cache, progress, worker)
+
 
 @dataclass
 class Outcome:
@@ -60,6 +79,7 @@ class Outcome:
     error: str | None = None
     missing_weights: bool = False
     cache: tuple[int, int] = (0, 0)  # target features (computed, reused) during the item
+    frames: tuple[bytes, ...] = ()  # a chunk of a clip: its PNG frames, in order
 
     @property
     def ok(self) -> bool:
@@ -154,7 +174,7 @@ def _place(folder: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def run_on_worker(task: Task, watch: Callable[[Any], ProgressFn] | None = None) -> Outcome:
+def run_on_worker(task: Work, watch: Callable[[Any], ProgressFn] | None = None) -> Outcome:
     """The Dask task: run with the worker's threads, one item at a time per worker
     process, sharing the process's targets between items; ``watch(worker)`` makes the
     run's progress callback."""
@@ -164,7 +184,7 @@ def run_on_worker(task: Task, watch: Callable[[Any], ProgressFn] | None = None) 
     with _one_at_a_time:
         torch.set_num_threads(max(1, worker.state.nthreads))  # Dask sets OMP_NUM_THREADS=1
         progress = watch(worker) if watch is not None else None
-        return run_task(task, _process_cache(), progress, worker=worker.address)
+        return task.execute(_process_cache(), progress, worker.address)
 
 
 def _process_cache() -> FeatureCache:

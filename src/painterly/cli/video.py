@@ -12,9 +12,11 @@ from typing import Any
 import click
 
 from .. import clips, flow
+from ..chunks import Chunking
 from ..config import make_config
 from ..errors import ImageError
 from ..video import FrameProgress, VideoSettings, render
+from ..video_chunks import ChunkProgress, videos
 from .options import config_options
 
 
@@ -91,6 +93,12 @@ def _settings(options: dict[str, Any]) -> VideoSettings:
 @click.option("--passes", type=int, help="passes over the clip, alternating  [default: 1]")
 @click.option("--flow-preset", type=click.Choice(flow.DIS_PRESETS), help="DIS preset")
 @click.option("--independent", is_flag=True, help="each frame on its own (flickers; to compare)")
+@click.option("--workers", type=int, help="chunks and clips on N local Dask worker processes")
+@click.option("--cluster", metavar="ADDR", help="chunks and clips on the Dask scheduler ADDR")
+@click.option("--chunk", type=int, default=24, show_default=True, help="frames a chunk")
+@click.option("--overlap", type=int, default=4, show_default=True, help="frames chunks share")
+@click.option("--also", multiple=True, metavar="INPUT", help="a further input (repeatable)")
+@click.option("--each-style", is_flag=True, help="one clip for each STYLE, not a blend")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
 def video(
     source: str,
@@ -99,6 +107,12 @@ def video(
     span: str | None,
     fps: float | None,
     quiet: bool,
+    workers: int | None,
+    cluster: str | None,
+    chunk: int,
+    overlap: int,
+    also: tuple[str, ...],
+    each_style: bool,
     **options: Any,
 ) -> int:
     """Paint the frames of INPUT (a video file, a folder of frames or a quoted glob)
@@ -107,12 +121,24 @@ def video(
     an interrupted clip.
 
     \b
+    With --workers or --cluster (or --also, --each-style), the clips are cut into
+    chunks of --chunk frames sharing --overlap frames, run in parallel and cross-faded
+    where they meet; finished chunks are kept for the next run.
+
+    \b
     Example:
       painterly video clip.mp4 starry_night.jpg --size 384 -o painted.mp4
       painterly video 'frames/*.png' starry_night.jpg --frames 0:48 -o painted/
+      painterly video long.mp4 starry_night.jpg --workers 2 --chunk 24 -o painted.mp4
     """
     names = ("temporal_weight", "frame_iterations", "long_term", "passes", "flow_preset")
     settings = _settings({k: options.pop(k) for k in (*names, "independent")})
+    if workers is not None or cluster is not None or also or each_style:
+        on_cluster = workers is not None or cluster is not None
+        chunking = Chunking(chunk, overlap) if on_cluster else None
+        places = {"workers": workers, "cluster": cluster, "chunking": chunking}
+        sources, clip_options = [source, *also], {"frames": span, "fps": fps, **places}
+        return _chunked(sources, styles, output, each_style, settings, clip_options, quiet, options)
     cfg = make_config(**options)
     frames = clips.parse_range(span) if span else (None, None)
     bar = _FrameBar(quiet)
@@ -130,6 +156,49 @@ def video(
             err=True,
         )
     return 130 if result.interrupted else 0
+
+
+def _chunked(
+    sources: list[str],
+    styles: tuple[Path, ...],
+    output: Path,
+    each_style: bool,
+    settings: VideoSettings,
+    clip_options: dict[str, Any],
+    quiet: bool,
+    options: dict[str, Any],
+) -> int:
+    """Clips in chunks: a line per chunk event, a summary per clip."""
+
+    def tell(info: ChunkProgress) -> None:
+        if not quiet and info.state != "started":
+            where = f" on {info.worker}" if info.worker else ""
+            why = f": {info.message}" if info.message else ""
+            line = f"{info.output.name} chunk {info.chunk + 1}/{info.chunks} {info.state}"
+            click.echo(f"{line}{where}{why}", err=True)
+
+    try:
+        with _sigterm_interrupts():
+            results = videos(
+                sources, list(styles), output, each_style=each_style, settings=settings,
+                progress=tell, **clip_options, **options,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo("interrupted: the finished chunks are kept; run again to continue", err=True)
+        return 130
+    failed = [r for r in results if not r.frames]
+    for result in results:
+        if result.frames and not quiet:
+            r = result.record
+            click.echo(
+                f"{result.output} (done: {result.frames} frames, warping error "
+                f"{r['warping_error']:.4f}, at the seams {r['warping_error_seams'] or 0:.4f}, "
+                f"input's own {r['warping_error_input']:.4f})",
+                err=True,
+            )
+    for result in failed:
+        click.echo(f"{result.output}: chunks failed: {result.record['failed_chunks']}", err=True)
+    return 1 if failed else 0
 
 
 @click.command("video-score", short_help="Warping error of a stylised clip (Lai et al. 2018).")

@@ -1,0 +1,391 @@
+"""Clips on a cluster: several clips (inputs × styles) at once, and long clips split
+into chunks that overlap by a few frames, on the runners of :mod:`painterly.runners`
+(this process, a Dask ``LocalCluster``, or a running scheduler).
+
+Each chunk is one piece of work: its input frames (PNG bytes at the working size), the
+styles and the settings go to a worker, which stylises them as :mod:`painterly.video`
+does a clip (the chunk's first frame gets the full run, the others start from the
+frame before). So the first frames of a chunk, which the chunk before it also
+stylised, are its run-in: the chunk's own frames are warm-started from them. Where two
+chunks hold a frame, the two paintings are cross-faded (the later chunk's share rising
+linearly across the overlap).
+
+A finished chunk is written (by the caller, once) into ``<work>/.painterly-chunks/NNN/``
+before the next event is handled; the same call again runs only the missing chunks.
+When all are there, the frames are stitched into the output and the chunks removed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import clips, runners, weights
+from .chunks import Chunking, seam_errors, spans, stitch
+from .config import Config, make_config
+from .errors import ConfigError, OutputError, PainterlyError, WeightsError
+from .record import write_json
+from .runners import Event, Finished, Lost, Runner, Started
+from .targets import FeatureCache
+from .task import Outcome
+from .transfer import ProgressFn
+from .video import VideoResult, VideoSettings, clip_identity, render, work_folder
+
+CHUNKS = ".painterly-chunks"
+STATE = ".painterly-chunks.json"
+DONE = "chunk.json"  # written last in a chunk's folder: the chunk is complete
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """A chunk of a clip as self-contained work for :mod:`painterly.runners`."""
+
+    key: str  # the clip's output and the chunk's index
+    name: str
+    config: Config
+    settings: VideoSettings
+    frames: tuple[bytes, ...]  # PNG, at the working size
+    styles: tuple[tuple[str, bytes], ...]  # (file name, bytes)
+
+    def execute(
+        self, cache: FeatureCache | None, progress: ProgressFn | None, worker: str
+    ) -> Outcome:
+        """Stylise the chunk here; its frames come back as PNG bytes."""
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="painterly-chunk-") as tmp:
+            folder = Path(tmp)
+            (folder / "in").mkdir()
+            for t, data in enumerate(self.frames):
+                (folder / "in" / f"{t + 1:06d}.png").write_bytes(data)
+            styles = []
+            for i, (name, data) in enumerate(self.styles):
+                (folder / f"style{i}").mkdir()
+                styles.append(folder / f"style{i}" / name)
+                styles[-1].write_bytes(data)
+            try:
+                result = render(self.config, self.settings, folder / "in", styles, folder / "out")
+            except PainterlyError as exc:
+                missing = isinstance(exc, WeightsError)
+                error = str(exc).replace(f"{folder}/", "").splitlines()[0]
+                seconds = time.perf_counter() - started
+                return Outcome(self.key, worker, seconds, error=error, missing_weights=missing)
+            if result.interrupted:
+                raise KeyboardInterrupt
+            frames = tuple(p.read_bytes() for p in sorted((folder / "out").glob("*.png")))
+        record = {"per_frame": result.record["per_frame"]}
+        return Outcome(
+            self.key, worker, time.perf_counter() - started, record=record, frames=frames
+        )
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One clip to make: an input, its styles (blended), and the output."""
+
+    source: str
+    styles: tuple[Path, ...]
+    output: Path
+
+
+@dataclass(frozen=True)
+class ChunkProgress:
+    """What the progress callback receives at each chunk's event."""
+
+    output: Path
+    chunk: int  # 0-based
+    chunks: int
+    state: str  # "started", "lost", "done", "failed" or "kept" (from an earlier run)
+    worker: str = ""
+    message: str = ""
+
+
+ChunkProgressFn = Callable[[ChunkProgress], None]
+
+
+def plan_jobs(
+    sources: Sequence[str], styles: Sequence[Path], output: Path, each_style: bool
+) -> list[ClipJob]:
+    """Every input with the styles blended, or (``each_style``) with each style alone;
+    with more than one clip, each output's name gets the input's and style's names."""
+    groups = [(s,) for s in styles] if each_style else [tuple(styles)]
+    jobs = []
+    for source in sources:
+        for group in groups:
+            parts = [output.stem]
+            parts += [_stem(source)] if len(sources) > 1 else []
+            parts += [group[0].stem] if len(groups) > 1 else []
+            jobs.append(ClipJob(source, group, output.with_name("-".join(parts) + output.suffix)))
+    names = [job.output for job in jobs]
+    if len(set(names)) < len(names):
+        raise ConfigError("two inputs or styles have the same name: rename one of them")
+    return jobs
+
+
+def _stem(source: str) -> str:
+    path = Path(source)
+    return path.parent.name if "*" in path.name or "?" in path.name else path.stem
+
+
+@dataclass
+class _Clip:
+    """The client's side of one clip: its frames, chunks, and what is done."""
+
+    job: ClipJob
+    kind: str
+    clip: clips.Clip
+    spans: list[tuple[int, int]]
+    work: Path
+    state: dict[str, Any]
+    styles: tuple[tuple[str, bytes], ...] = ()
+    written: set[int] = field(default_factory=set)
+
+    def folder(self, i: int) -> Path:
+        return self.work / CHUNKS / f"{i:03d}"
+
+    def done(self, i: int) -> bool:
+        return (self.folder(i) / DONE).is_file()
+
+    @property
+    def finished(self) -> bool:
+        """A folder output stitched by an earlier run (its state stays, marked so)."""
+        return bool(self.state.get("finished"))
+
+    def key(self, i: int) -> str:
+        return f"{self.job.output}#{i}"
+
+    def save(self) -> None:
+        write_json(self.work / STATE, self.state)
+
+
+def render_chunked(
+    cfg: Config,
+    settings: VideoSettings,
+    jobs: Sequence[ClipJob],
+    runner: Runner,
+    chunking: Chunking | None,
+    span: tuple[int | None, int | None] = (None, None),
+    fps: float | None = None,
+    progress: ChunkProgressFn | None = None,
+) -> list[VideoResult]:
+    """Make every clip of ``jobs`` from chunks run on ``runner`` (closed by the caller;
+    ``chunking=None``: a clip is one chunk). Raises :class:`KeyboardInterrupt` when
+    stopped: the finished chunks stay."""
+    if cfg.content_mask is not None or Path(cfg.init).is_file():
+        raise ConfigError("--init FILE and --mask are not taken with --workers or --cluster")
+    opened = [_open(cfg, settings, job, chunking, span, fps) for job in jobs]
+    tasks, owners = [], {}
+    for c in opened:
+        for i, (first, end) in enumerate(c.spans):
+            if c.finished or c.done(i):
+                _tell(progress, c, i, "kept")
+                continue
+            frames = tuple(_png(frame) for frame in c.clip.frames[first:end])
+            name = f"{c.job.output.stem}-{i:03d}"
+            tasks.append(ChunkTask(c.key(i), name, cfg, settings, frames, c.styles))
+            owners[c.key(i)] = (c, i)
+    if tasks:
+        runner.run(tasks, lambda event: _handle(event, owners, progress))
+    return [_finish(c, settings) for c in opened]
+
+
+def _open(
+    cfg: Config,
+    settings: VideoSettings,
+    job: ClipJob,
+    chunking: Chunking | None,
+    span: tuple[int | None, int | None],
+    fps: float | None,
+) -> _Clip:
+    kind = clips.check_output(job.output)
+    if not job.styles:
+        raise ConfigError("no style image given: give at least one")
+    styles = []
+    for path in job.styles:
+        try:
+            styles.append((path.name, path.read_bytes()))
+        except OSError as exc:
+            raise ConfigError(f"cannot read style '{path}' ({exc.strerror})") from None
+    clip = clips.read_clip(job.source, cfg.size, span, fps)
+    identity = clip_identity(cfg, settings, job.source, list(job.styles), span, fps)
+    identity["chunking"] = [chunking.length, chunking.overlap] if chunking else None
+    work = work_folder(job.output)
+    state = _open_state(work, json.loads(json.dumps(identity)))
+    chunks = spans(len(clip.frames), chunking) if chunking else [(0, len(clip.frames))]
+    return _Clip(job, kind, clip, chunks, work, state, tuple(styles))
+
+
+def _open_state(work: Path, identity: dict[str, Any]) -> dict[str, Any]:
+    if (work / STATE).is_file():
+        state: dict[str, Any] = json.loads((work / STATE).read_text())
+        if state.get("identity") != identity:
+            raise OutputError(
+                f"'{work}' holds chunks of another clip or other settings: "
+                "delete it, or choose another output"
+            )
+        return state
+    if work.is_dir() and any(work.iterdir()):
+        raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
+    try:
+        (work / CHUNKS).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write '{work}' ({exc.strerror}): choose another output"
+        ) from None
+    state = {"identity": identity, "chunks": {}, "lost": [], "failed": {}}
+    write_json(work / STATE, state)
+    return state
+
+
+def _png(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _tell(progress: ChunkProgressFn | None, c: _Clip, i: int, state: str, **more: str) -> None:
+    if progress is not None:
+        progress(ChunkProgress(c.job.output, i, len(c.spans), state, **more))
+
+
+def _handle(
+    event: Event, owners: dict[str, tuple[_Clip, int]], progress: ChunkProgressFn | None
+) -> None:
+    if isinstance(event, Started):
+        c, i = owners[event.key]
+        entry = c.state["chunks"].setdefault(str(i), {"attempts": 0})
+        entry.update(attempts=entry["attempts"] + 1, worker=event.worker)
+        c.save()
+        _tell(progress, c, i, "started", worker=event.worker)
+    elif isinstance(event, Lost):
+        c, i = owners[event.key]
+        c.state["lost"].append({"chunk": i, "worker": event.worker, "reason": event.reason})
+        c.save()
+        _tell(progress, c, i, "lost", worker=event.worker, message=event.reason)
+    elif isinstance(event, Finished):
+        c, i = owners[event.outcome.key]
+        _settle(c, i, event.outcome)
+        state = "done" if event.outcome.ok else "failed"
+        _tell(progress, c, i, state, worker=event.outcome.worker, message=event.outcome.error or "")
+
+
+def _settle(c: _Clip, i: int, outcome: Outcome) -> None:
+    """Write a finished chunk once (a second result for it is ignored), or its error."""
+    if not outcome.ok:
+        c.state["failed"][str(i)] = outcome.error
+    elif not c.done(i) and i not in c.written:
+        part = c.folder(i).with_name(c.folder(i).name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir()
+        for t, data in enumerate(outcome.frames):
+            (part / f"{t + 1:06d}.png").write_bytes(data)
+        write_json(part / DONE, outcome.record)
+        os.replace(part, c.folder(i))
+        c.written.add(i)
+        c.state["failed"].pop(str(i), None)
+        entry = c.state["chunks"].setdefault(str(i), {"attempts": 1})
+        entry.update(worker=outcome.worker, seconds=round(outcome.seconds, 3), written=True)
+    c.save()
+
+
+def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
+    """Stitch a clip whose chunks are all there, write it and its record."""
+    if c.finished:
+        record = json.loads(c.job.output.with_suffix(".json").read_text())
+        return VideoResult(c.job.output, record["frames_written"], False, record)
+    if not all(c.done(i) for i in range(len(c.spans))):
+        record = {**c.state["identity"], "failed_chunks": c.state["failed"]}
+        return VideoResult(c.job.output, 0, False, record)
+    frames = stitch(c.spans, [_chunk_frames(c.folder(i)) for i in range(len(c.spans))])
+    files = []
+    for t, frame in enumerate(frames):
+        files.append(c.work / f"{t + 1:06d}.png")
+        Image.fromarray(frame).save(files[-1])
+    if c.kind != "folder":
+        clips.write_clip(files, c.job.output, c.clip.fps, c.clip)
+    record = _record(c, frames, settings)
+    write_json(c.job.output.with_suffix(".json"), record)
+    shutil.rmtree(c.work / CHUNKS, ignore_errors=True)
+    if c.kind == "folder":
+        c.state["finished"] = True
+        c.save()
+    else:
+        shutil.rmtree(c.work, ignore_errors=True)
+    return VideoResult(c.job.output, len(frames), False, record)
+
+
+def _chunk_frames(folder: Path) -> list[np.ndarray]:
+    return [np.array(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+
+
+def _record(c: _Clip, frames: list[np.ndarray], settings: VideoSettings) -> dict[str, Any]:
+    inputs = [clips.as_float(f) for f in c.clip.frames]
+    outputs = [clips.as_float(f) for f in frames]
+    return {
+        **c.state["identity"],
+        "flow": settings.flow.to_json(),
+        "size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
+        "fps": float(c.clip.fps),
+        "frames_written": len(frames),
+        "output": str(c.job.output),
+        "chunk_spans": [list(s) for s in c.spans],
+        **seam_errors(inputs, outputs, c.spans, settings.flow),
+        "chunks": c.state["chunks"],
+        "lost": c.state["lost"],
+    }
+
+
+def videos(
+    sources: Sequence[str | os.PathLike[str]],
+    styles: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    each_style: bool = False,
+    workers: int | None = None,
+    cluster: str | None = None,
+    chunking: Chunking | None = None,
+    frames: str | None = None,
+    fps: float | None = None,
+    settings: VideoSettings | None = None,
+    progress: ChunkProgressFn | None = None,
+    preset: str = "default",
+    **options: Any,
+) -> list[VideoResult]:
+    """Stylise several clips (each input, with the styles blended or ``each_style``
+    alone), in this process (whole clips unless ``chunking`` is given) or in chunks
+    (``Chunking()`` unless given) on ``workers`` local Dask processes or on the
+    scheduler at ``cluster``; other options are :func:`painterly.video`'s.
+
+    >>> videos(["a.mp4", "b.mp4"], ["starry.jpg"], "out.mp4", workers=2)  # doctest: +SKIP
+    """
+    cfg = make_config(preset, **options)
+    span = clips.parse_range(frames) if frames else (None, None)
+    if chunking is None and (workers is not None or cluster is not None):
+        chunking = Chunking()
+    jobs = plan_jobs([str(s) for s in sources], [Path(s) for s in styles], Path(output), each_style)
+    if cluster is None:
+        weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
+    runner = runners.open_runner(workers, cluster)
+    try:
+        return render_chunked(
+            cfg,
+            settings or VideoSettings(),
+            jobs,
+            runner,
+            chunking,
+            span,
+            fps,
+            progress,
+        )
+    finally:
+        runner.close()
