@@ -201,25 +201,33 @@ def _settings_json(settings: VideoSettings) -> dict[str, Any]:
 
 def _open_state(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     """The state of an earlier run of the same clip, or a new one."""
-    work = work_folder(out)
-    state_file = work / STATE
+    fresh = {"identity": identity, "pass": 1, "done": 0, "frames": []}
+    return open_state(work_folder(out) / STATE, fresh, "frames", work_folder(out))
+
+
+def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -> dict[str, Any]:
+    """The state an earlier run with the same ``identity`` (in ``fresh``) saved in
+    ``state_file``, or ``fresh`` for a new run, after creating the folder ``make``; a
+    folder holding another clip's ``what`` (or anything else) is refused."""
+    work = state_file.parent
+    identity = json.loads(json.dumps(fresh["identity"]))
     if state_file.is_file():
         state: dict[str, Any] = json.loads(state_file.read_text())
-        if state.get("identity") != json.loads(json.dumps(identity)):
+        if state.get("identity") != identity:
             raise OutputError(
-                f"'{work}' holds frames of another clip or other settings: "
+                f"'{work}' holds {what} of another clip or other settings: "
                 "delete it, or choose another output"
             )
         return state
     if work.is_dir() and any(work.iterdir()):
         raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
     try:
-        work.mkdir(exist_ok=True)
+        make.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
             f"cannot write '{work}' ({exc.strerror}): choose another output"
         ) from None
-    return {"identity": identity, "pass": 1, "done": 0, "frames": []}
+    return fresh
 
 
 def _save_state(job: _Job) -> None:

@@ -34,13 +34,13 @@ from PIL import Image
 from . import clips, runners, weights
 from .chunks import Chunking, seam_errors, spans, stitch
 from .config import Config, make_config
-from .errors import ConfigError, OutputError, PainterlyError, WeightsError
+from .errors import ConfigError, PainterlyError, WeightsError
 from .record import write_json
 from .runners import Event, Finished, Lost, Runner, Started
 from .targets import FeatureCache
 from .task import Outcome
 from .transfer import ProgressFn
-from .video import VideoResult, VideoSettings, clip_identity, render, work_folder
+from .video import VideoResult, VideoSettings, clip_identity, open_state, render, work_folder
 
 CHUNKS = ".painterly-chunks"
 STATE = ".painterly-chunks.json"
@@ -226,24 +226,10 @@ def _open(
 
 
 def _open_state(work: Path, identity: dict[str, Any]) -> dict[str, Any]:
-    if (work / STATE).is_file():
-        state: dict[str, Any] = json.loads((work / STATE).read_text())
-        if state.get("identity") != identity:
-            raise OutputError(
-                f"'{work}' holds chunks of another clip or other settings: "
-                "delete it, or choose another output"
-            )
-        return state
-    if work.is_dir() and any(work.iterdir()):
-        raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
-    try:
-        (work / CHUNKS).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write '{work}' ({exc.strerror}): choose another output"
-        ) from None
-    state = {"identity": identity, "chunks": {}, "lost": [], "failed": {}}
-    write_json(work / STATE, state)
+    fresh = {"identity": identity, "chunks": {}, "lost": [], "failed": {}}
+    state = open_state(work / STATE, fresh, "chunks", work / CHUNKS)
+    if state is fresh:
+        write_json(work / STATE, state)
     return state
 
 
