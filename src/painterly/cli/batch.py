@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
 
 from ..batch import BatchProgress
 from ..batch import batch as run_batch
+from . import signals
 from .options import config_options
 
 
@@ -79,20 +76,6 @@ def _echo(line: str) -> None:
     click.echo(line, err=True)
 
 
-@contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    """SIGTERM stops the batch as Ctrl-C does: what is written stays, workers stop."""
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @click.command(cls=_BatchCommand, short_help="Stylise folders of photos with paintings.")
 @click.argument("contents", nargs=-1, required=True)
 @click.option(
@@ -140,7 +123,7 @@ def batch(
     mode = "pairs" if pairs else "blend" if blend else "cross"
     bar = _Bar(quiet)
     try:
-        with _sigterm_stops():
+        with signals.stops_the_run():
             result = run_batch(
                 contents, styles, output, mode=mode, workers=workers, cluster=cluster,
                 progress=bar, **cfg_args,

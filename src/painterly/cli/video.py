@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ from ..config import make_config
 from ..errors import ImageError
 from ..video import FrameProgress, VideoSettings, render
 from ..video_chunks import ChunkProgress, videos
+from . import signals
 from .options import config_options
 
 
@@ -43,20 +41,6 @@ class _FrameBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the run as Ctrl-C does, so the frames done are kept and encoded."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _settings(options: dict[str, Any]) -> VideoSettings:
@@ -143,7 +127,7 @@ def video(
     frames = clips.parse_range(span) if span else (None, None)
     bar = _FrameBar(quiet)
     try:
-        with _sigterm_interrupts():
+        with signals.stops_the_run():
             result = render(cfg, settings, source, list(styles), output, frames, fps, bar)
     finally:
         bar.close()
@@ -178,7 +162,7 @@ def _chunked(
             click.echo(f"{line}{where}{why}", err=True)
 
     try:
-        with _sigterm_interrupts():
+        with signals.stops_the_run():
             results = videos(
                 sources, list(styles), output, each_style=each_style, settings=settings,
                 progress=tell, **clip_options, **options,
