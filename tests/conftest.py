@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from dask_procs import Cluster, stop
 from painterly.cli import main
 
 if TYPE_CHECKING:
@@ -55,3 +56,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
     servers = Servers(tmp_path)
     yield servers.start
     servers.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A scheduler and workers started as subprocesses on 127.0.0.1, stopped by pid."""
+    started = Cluster(tmp_path)
+    try:
+        yield started
+    finally:
+        stop(started.procs)

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from conftest import DATA, FailsWith
-from dask_procs import SRC, Cluster, listening, stop, wait_for
+from dask_procs import SRC, Cluster, listening, wait_for
 from painterly.batch import BatchProgress, batch, plan
 from painterly.cli import main
 from painterly.cli.batch import spread_styles
@@ -217,15 +216,6 @@ def test_local_cluster_of_two_workers_runs_four_items_on_loopback(
 
 
 # --- a scheduler and workers started by hand, as on a real cluster --------------------
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path)
-    try:
-        yield started
-    finally:
-        stop(started.procs)
 
 
 def test_worker_killed_mid_item_its_item_runs_again_and_is_written_once(

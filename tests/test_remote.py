@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,15 +90,6 @@ def test_a_workers_message_reads_back_as_a_local_progress() -> None:
 
 
 # --- a scheduler and a worker started by hand, and the studio on them -----------------
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(tmp_path)
-    try:
-        yield started
-    finally:
-        stop(started.procs)
 
 
 def _events(studio: Studio, job_id: str, until: str | None = None) -> list[dict[str, Any]]:

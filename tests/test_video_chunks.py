@@ -21,7 +21,6 @@ from painterly.cli import main
 from painterly.samples import moving_clip
 from painterly.video import VideoSettings
 from painterly.video_chunks import ChunkProgress, ClipJob, plan_jobs, videos
-from test_batch import cluster  # noqa: F401  (the fixture)
 from test_video import write_frames
 
 FAST: dict[str, Any] = {"size": 48, "iterations": 6, "scales": 1, "seed": 0}
@@ -126,7 +125,7 @@ def test_killed_worker_its_chunk_runs_again_and_is_written_once(
     clip6: Path,
     tmp_path: Path,
     style_path: Path,
-    cluster: Cluster,  # noqa: F811
+    cluster: Cluster,
 ) -> None:
     cluster.worker(), cluster.worker()
     wait_for(cluster.address, 2)
