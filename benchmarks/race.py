@@ -12,11 +12,15 @@ Run alone, it races pastiche's 300 steps against painterly given 1/20, 1/40, …
 pastiche's wall time, on several content:style pairs, all in this one run:
 
     python benchmarks/race.py [--pairs tubingen:starry_night ...] [--factors 20 40 60 80]
+
+With ``--keep DIR`` the images stay in DIR, and a later race with the same DIR takes
+pastiche's runs (its image and wall time) over instead of running them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -201,6 +205,23 @@ def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def pastiche_result(
+    content: Path, style: Path, out: Path, size: int, steps: int, cfg: Config, k: float
+) -> float:
+    """pastiche's image at ``out`` and its wall seconds: run now, or taken over from an
+    earlier race kept in the same folder (``--keep``) with the same size and steps."""
+    saved = out.with_suffix(".json")
+    setting = {"size": size, "steps": steps, "k": k}
+    if out.exists() and saved.exists():
+        earlier = json.loads(saved.read_text())
+        if {key: earlier.get(key) for key in setting} == setting:
+            print(f"(pastiche's run taken over from {saved})\n")
+            return float(earlier["wall"])
+    wall, _ = run_pastiche(content, style, out, size, steps, cfg, k)
+    saved.write_text(json.dumps({**setting, "wall": wall, "load": load()}))
+    return wall
+
+
 def race_pair(pair: str, size: int, steps: int, factors: list[int], tmp: Path) -> int:
     """Race one content:style pair; print its table and return the largest factor of
     those tried at which painterly ends below pastiche (0: none)."""
@@ -214,7 +235,7 @@ def race_pair(pair: str, size: int, steps: int, factors: list[int], tmp: Path) -
     print("|---|---|---|---|---|---|---|---|")
     cpu = child_seconds()
     p_out = tmp / f"{content.stem}-{style.stem}-pastiche.png"
-    p_wall, _ = run_pastiche(content, style, p_out, size, steps, cfg, k)
+    p_wall = pastiche_result(content, style, p_out, size, steps, cfg, k)
     rows = [(f"pastiche, {steps} steps", "", p_wall, child_seconds() - cpu, p_out)]
     runs = [(f"painterly, 1/{f}", f, ()) for f in factors] + [("before, 1/40", 40, BEFORE)]
     for name, factor, extra in runs:

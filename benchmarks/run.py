@@ -8,7 +8,9 @@ Prints, measured side by side in this one run:
 3. the peer race against pastiche 1.6.0 at 384 px (see race.py; CPU only).
 
 ``--device cuda`` runs 1 and 2 on the GPU (painterly's pick of precision there: bf16
-where supported; channels-last; cuDNN autotuning).
+where supported; channels-last; cuDNN autotuning). ``--pages`` adds the step with and
+without 2 MiB pages for PyTorch's CPU buffers (``THP_MEM_ALLOC_ENABLE``, which painterly
+sets on import), each in its own child process, in turns.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
+
+# As painterly does on import, before torch allocates anything (see painterly/__init__).
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 import torch
 
@@ -107,6 +112,48 @@ def section_levers(side: int, precision: str, device: torch.device, repeats: int
         best = min(values)
         print(f"| {name} | {best:.3f} | {statistics.median(values):.3f} | {best / base:.2f} |")
     print()
+
+
+def section_pages(sizes: list[int], precision: str, repeats: int) -> None:
+    """The step and its convolutions with 4 KiB and with 2 MiB pages for PyTorch's CPU
+    buffers: the setting is read once per process, so each round runs two children."""
+    print(f"## Huge pages ({precision}; each child: best of 4 after a warm-up)\n")
+    print("| size | pages | load | convs (s) | step (s) | ratio | step / 4 KiB step |")
+    print("|---|---|---|---|---|---|---|")
+    for side in sizes:
+        best: dict[str, dict[str, float]] = {}
+        for _ in range(repeats):
+            for pages, flag in (("4 KiB", "0"), ("2 MiB", "1")):
+                env = {**os.environ, "THP_MEM_ALLOC_ENABLE": flag}
+                cmd = [sys.executable, __file__, "--child-step", str(side)]
+                cmd += ["--precision", precision]
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+                got = json.loads(done.stdout)
+                mine = best.setdefault(pages, got)
+                for key in ("convs", "step"):
+                    mine[key] = min(mine[key], got[key])
+        base = best["4 KiB"]["step"]
+        for pages, got in best.items():
+            print(
+                f"| {side}×{side * 3 // 4} | {pages} | {_load()} | {got['convs']:.3f} | "
+                f"{got['step']:.3f} | {got['step'] / got['convs']:.2f}× | "
+                f"{got['step'] / base:.2f} |",
+                flush=True,
+            )
+    print()
+
+
+def child_step(side: int, precision: str) -> None:
+    """One child of ``section_pages``: its best times as JSON on stdout."""
+    device = torch.device("cpu")
+    precision = resolve_precision(precision, device)
+    h, w = side * 3 // 4, side
+    fns: dict[str, Callable[[], None]] = {
+        "convs": probe.conv_pass(h, w, precision, device),
+        "step": probe.Stepper(h, w, precision, device, FAST_PATH),
+    }
+    times = probe.interleaved(fns, 4)
+    print(json.dumps({k: min(v) for k, v in times.items()}))
 
 
 def _load() -> str:
@@ -211,12 +258,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4, help="rounds of the step timings")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument(
+        "--pages", action="store_true", help="the step with and without 2 MiB pages"
+    )
+    parser.add_argument("--child-step", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--precision",
         choices=("auto", "bf16", "fp32"),
         default="auto",
         help="of the step table (auto: painterly's pick, whose probe a loaded machine may sway)",
     )
     args = parser.parse_args()
+    if args.child_step:
+        child_step(args.child_step, args.precision)
+        return
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -232,6 +286,8 @@ def main() -> None:
         if not args.race_only:
             sizes = [256, 512] if args.quick else [256, 512, 1024]
             section_speed(sizes, device, args.levers, args.repeats, args.precision)
+            if args.pages and device.type == "cpu":
+                section_pages(sizes, resolve_precision(args.precision, device), 2)
             section_default_run(tmp, DATA / "tubingen.jpg", DATA / "starry_night.jpg", device)
         if not args.quick and device.type == "cpu":
             section_race(tmp, content, style, args.race_size, args.race_steps, args.race_scale)

@@ -7,6 +7,10 @@ Both run in the precision the probe picks once at the start, so that a probe dis
 by the machine's load cannot give the two different ones.
 
     python benchmarks/schedule.py OUT [--repeats 2] [--size 512]
+    python benchmarks/schedule.py OUT --try "t07=--taper 0.7 --iterations 140"
+
+``--try NAME=OPTIONS`` adds a run with those ``stylize`` options to each round, to try
+a schedule against both.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from painterly.score import score
 RUNS = {"before": race.BEFORE, "now": ()}
 
 
-def one_run(name: str, out: Path, size: int, precision: str) -> dict[str, float | str]:
+def one_run(
+    name: str, out: Path, size: int, precision: str, runs: dict[str, tuple[str, ...]]
+) -> dict[str, float | str]:
     content, style = race.DATA / "tubingen.jpg", race.DATA / "starry_night.jpg"
     cmd = [sys.executable, "-m", "painterly", "stylize", str(content), str(style), "-o", str(out)]
-    cmd += ["--seed", "0", "--size", str(size), "--precision", precision, "-q", *RUNS[name]]
+    cmd += ["--seed", "0", "--size", str(size), "--precision", precision, "-q", *runs[name]]
     cpu, start, load = race.child_seconds(), time.perf_counter(), race.load()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - start
@@ -56,14 +62,19 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--try", dest="tries", action="append", default=[], metavar="NAME=OPTS")
     args = parser.parse_args()
+    runs = dict(RUNS)
+    for entry in args.tries:
+        name, _, options = entry.partition("=")
+        runs[name] = tuple(options.split())
     args.out.mkdir(parents=True, exist_ok=True)
     precision = faster_precision("cpu")
     print(f"# Schedule before and now, {time.strftime('%Y-%m-%d %H:%M')}, {precision}\n")
     rows = [
-        one_run(name, args.out / f"{name}-{i}.png", args.size, precision)
+        one_run(name, args.out / f"{name}-{i}.png", args.size, precision, runs)
         for i in range(args.repeats)
-        for name in RUNS
+        for name in runs
     ]
     print("\n| run | wall (s) | CPU (s) | steps | content_err | style_err | load (1/5/15 min) |")
     print("|---|---|---|---|---|---|---|")
@@ -73,8 +84,10 @@ def main() -> None:
             f"{r['style_err']} | {r['load']} |"
         )
     for key in ("wall", "cpu"):
-        mid = {n: statistics.median(float(r[key]) for r in rows if r["run"] == n) for n in RUNS}
-        print(f"- {key}: now / before = {mid['now'] / mid['before']:.2f}")
+        mid = {n: statistics.median(float(r[key]) for r in rows if r["run"] == n) for n in runs}
+        for name in runs:
+            if name != "before":
+                print(f"- {key}: {name} / before = {mid[name] / mid['before']:.2f}")
 
 
 if __name__ == "__main__":
