@@ -4,8 +4,8 @@ Sections (run in the order given, side by side in one process where they compare
 - ``exact``: a 1024 px run with ``--tile 384`` and one without, same seed, fp32, 12 steps
   at one scale from the photo: the images' mean difference and the largest mean
   difference along any row or column (a seam would stand out), seconds per step.
-- ``speed``: one step's loss and gradient at 1024 px, whole and in 384 px tiles,
-  alternated three times (the ratio of the medians).
+- ``speed``: one step's loss and gradient at 1024 px, whole and in 384 px tiles, in
+  bf16 and in fp32, alternated three times after a warm-up (the ratio of the medians).
 - ``memory``: what ``check_fits`` plans at 2048, 4096 and 8192 px (here, and with a
   20 GiB budget), and the peak resident memory of a tiled step at 2048 px.
 - ``history``: L-BFGS at 384 px, 30 steps from the photo, with histories 30, 10, 5:
@@ -85,27 +85,38 @@ def _compare(name: str, image: torch.Tensor, whole: torch.Tensor) -> None:
 
 
 def section_speed() -> None:
-    cfg = Config(size=1024, precision="fp32")
+    for precision in ("bf16", "fp32"):
+        _speed(precision)
+
+
+def _speed(precision: str) -> None:
+    """One step at 1024 px whole and in 384 px tiles, in turns (after a warm-up of
+    each, which pays oneDNN's set-up for new shapes): the ratio of the medians."""
+    cfg = Config(size=1024, precision=precision)
     inputs = prepare(cfg, PHOTO, [PAINTING])
     hw = images.fit_size(inputs.photo.shape[-2], inputs.photo.shape[-1], 1024)
     cpu = torch.device("cpu")
     net = build_network(cfg, load_weights(None), inputs.content, hw, cpu)
-    extractor = Extractor(cfg, net, cpu, "fp32")
+    extractor = Extractor(cfg, net, cpu, precision)
     weights = check_style_weights(cfg, 1)
     objective = transfer._objective(cfg, extractor, inputs, weights, hw, hw)
     x = images.resize(inputs.content, hw)
     seconds: dict[str, list[float]] = {"whole": [], "tiled": []}
-    for _ in range(3):
+    for round_ in range(4):
         for name, tile in (("whole", None), ("tiled", 384)):
             extractor.tile = tile
             y = x.clone().requires_grad_(True)
             start = time.perf_counter()
             extractor.loss_and_grad(y, objective)
-            seconds[name].append(time.perf_counter() - start)
-            print(f"{name}: {seconds[name][-1]:.1f} s ({load()})", flush=True)
+            if round_:
+                seconds[name].append(time.perf_counter() - start)
+                print(f"{precision} {name}: {seconds[name][-1]:.2f} s ({load()})", flush=True)
     whole, tiled = (statistics.median(seconds[k]) for k in ("whole", "tiled"))
     ratio = tiled / whole
-    print(f"step at {hw[1]}×{hw[0]}: whole {whole:.1f} s, tiled {tiled:.1f} s: {ratio:.2f}×")
+    print(
+        f"step at {hw[1]}×{hw[0]}, {precision}: whole {whole:.2f} s, "
+        f"tiled {tiled:.2f} s: {ratio:.2f}×"
+    )
 
 
 def _peak_of(argv: list[str]) -> tuple[float, float]:

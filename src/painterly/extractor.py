@@ -99,10 +99,15 @@ class Extractor:
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The features of ``x`` at every layer the network gives, differentiable."""
-        with autocast(self.device, self.precision):
-            feats: dict[str, torch.Tensor] = self.net(self.layout(x))
+        feats = self.network_features(x)
         if not self.fast.native_gram:  # the losses' float32 copies, made here
             return {k: v.float() for k, v in feats.items()}
+        return feats
+
+    def network_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network's own maps for ``x`` (in its precision), differentiable."""
+        with autocast(self.device, self.precision):
+            feats: dict[str, torch.Tensor] = self.net(self.layout(x))
         return feats
 
     def loss(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:
@@ -126,7 +131,9 @@ class Extractor:
             # wide fit in the same memory, and their halos cost less.
             height, width = x.shape[-2], x.shape[-1]
             wide = tiles.split(height, width, STATISTICS_TILE_FACTOR * self.tile, self.deepest)
-            return tiled_step.loss_and_grad(self.features, x, objective, parts, self.on_tile, wide)
+            return tiled_step.loss_and_grad(
+                self.network_features, x, objective, parts, self.on_tile, wide
+            )
         terms = self.loss(x, objective)
         terms.total.backward()  # type: ignore[no-untyped-call]
         return terms

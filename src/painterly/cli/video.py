@@ -69,9 +69,15 @@ def _settings(options: dict[str, Any]) -> VideoSettings:
 @click.option("--mask", "masks", multiple=True, metavar="INDEX=FILE", help="as for stylize")
 @click.option("--frames", "span", metavar="A:B", help="frames A to B-1, counted from 0")
 @click.option("--fps", type=float, help="resample a video to this rate (a folder's rate: 24)")
-@click.option("--temporal-weight", type=float, help="weight of the temporal loss  [default: 200]")
 @click.option(
-    "--frame-iterations", type=int, help="steps of each warm-started frame  [default: 20]"
+    "--temporal-weight",
+    type=float,
+    help=f"weight of the temporal loss  [default: {VideoSettings.temporal_weight:g}]",
+)
+@click.option(
+    "--frame-iterations",
+    type=int,
+    help=f"steps of each warm-started frame  [default: {VideoSettings.frame_iterations}]",
 )
 @click.option("--long-term/--no-long-term", default=None, help="also hold to frames t-2, t-4")
 @click.option("--passes", type=int, help="passes over the clip, alternating  [default: 1]")
