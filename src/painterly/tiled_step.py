@@ -187,7 +187,7 @@ def _backward_tile(
         if layer == last:
             start[..., local[0], local[1]] = seed
         else:
-            feats[layer].register_hook(_adding(seed, local))
+            feats[layer].register_hook(_adding(seed, local))  # type: ignore[no-untyped-call]
     torch.autograd.backward([feats[last]], [start])
     assert crop.grad is not None
     tile.cut(grad).add_(crop.grad)
