@@ -3,6 +3,7 @@
     PYTHONPATH=src python benchmarks/video.py                  # the table of the README
     PYTHONPATH=src python benchmarks/video.py --sweep          # frame steps × temporal weight
     PYTHONPATH=src python benchmarks/video.py --clip sintel --modes a c
+    PYTHONPATH=src python benchmarks/video.py --single --size 384 --modes a b c cw100 cw200 d d2
 
 Modes: (a) each frame on its own with the defaults, (b) warm start only, (c) warm
 start + temporal loss (the default), (d) + long-term consistency, (d2) two passes.
@@ -41,6 +42,8 @@ MODES = {
     "b": ("warm start only", VideoSettings(temporal_weight=0.0)),
     "c": ("warm start + temporal loss (default)", VideoSettings()),
     "c10": ("(c) with 10 steps a frame", VideoSettings(frame_iterations=10)),
+    "cw100": ("(c) with temporal weight 100", VideoSettings(temporal_weight=100.0)),
+    "cw200": ("(c) with temporal weight 200", VideoSettings(temporal_weight=200.0)),
     "cw1000": ("(c) with temporal weight 1000", VideoSettings(temporal_weight=1000.0)),
     "d": ("(c) + long-term", VideoSettings(long_term=True)),
     "d2": ("(c) + 2 passes", VideoSettings(passes=2)),
