@@ -206,7 +206,8 @@ def _settings_json(settings: VideoSettings) -> dict[str, Any]:
 def _open_state(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     """The state of an earlier run of the same clip, or a new one."""
     fresh = {"identity": identity, "pass": 1, "done": 0, "frames": []}
-    return open_state(work_folder(out) / STATE, fresh, "frames", work_folder(out))
+    work = work_folder(out)
+    return open_state(work / STATE, fresh, "frames", work)
 
 
 def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -> dict[str, Any]:
