@@ -10,17 +10,26 @@ by the machine's load cannot give the two different ones.
     python benchmarks/schedule.py OUT --try "t07=--taper 0.7 --iterations 140"
 
 ``--try NAME=OPTIONS`` adds a run with those ``stylize`` options to each round, to try
-a schedule against both.
+a schedule against both. ``--against REV`` adds a run of the demo's defaults as they were
+at the git revision REV (checked out into a temporary worktree and run from its
+sources), so that "half today's time" is measured against the code of that day in the
+same rounds:
+
+    python benchmarks/schedule.py OUT --against 732850f --try "fast=--iterations 100"
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,16 +40,39 @@ from painterly.runtime import faster_precision
 from painterly.score import score
 
 RUNS = {"before": race.BEFORE, "now": ()}
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def worktree(rev: str) -> Iterator[Path]:
+    """The sources of git revision ``rev``, checked out for the duration."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "tree"
+        git = ["git", "-C", str(REPO), "worktree"]
+        subprocess.run([*git, "add", "--detach", str(tree), rev], check=True, capture_output=True)
+        try:
+            yield tree / "src"
+        finally:
+            subprocess.run([*git, "remove", "--force", str(tree)], check=True)
 
 
 def one_run(
-    name: str, out: Path, size: int, precision: str, runs: dict[str, tuple[str, ...]]
+    name: str,
+    out: Path,
+    size: int,
+    precision: str,
+    runs: dict[str, tuple[str, ...]],
+    sources: Path | None = None,
 ) -> dict[str, float | str]:
+    """One demo run in a child process; with ``sources``, from those sources."""
     content, style = race.DATA / "tubingen.jpg", race.DATA / "starry_night.jpg"
     cmd = [sys.executable, "-m", "painterly", "stylize", str(content), str(style), "-o", str(out)]
     cmd += ["--seed", "0", "--size", str(size), "--precision", precision, "-q", *runs[name]]
+    env = dict(os.environ)
+    if sources is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(sources), env.get("PYTHONPATH")]))
     cpu, start, load = race.child_seconds(), time.perf_counter(), race.load()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=env)
     wall = time.perf_counter() - start
     record = json.loads(out.with_suffix(".json").read_text())
     s = score(out, content, [style])
@@ -63,19 +95,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--try", dest="tries", action="append", default=[], metavar="NAME=OPTS")
+    parser.add_argument("--against", metavar="REV", help="also run the defaults of git REV")
     args = parser.parse_args()
     runs = dict(RUNS)
+    if args.against:
+        runs[args.against] = ()
     for entry in args.tries:
         name, _, options = entry.partition("=")
         runs[name] = tuple(options.split())
     args.out.mkdir(parents=True, exist_ok=True)
     precision = faster_precision("cpu")
     print(f"# Schedule before and now, {time.strftime('%Y-%m-%d %H:%M')}, {precision}\n")
-    rows = [
-        one_run(name, args.out / f"{name}-{i}.png", args.size, precision, runs)
-        for i in range(args.repeats)
-        for name in runs
-    ]
+    with contextlib.ExitStack() as stack:
+        sources = (
+            {args.against: stack.enter_context(worktree(args.against))} if args.against else {}
+        )
+        rows = [
+            one_run(
+                name, args.out / f"{name}-{i}.png", args.size, precision, runs, sources.get(name)
+            )
+            for i in range(args.repeats)
+            for name in runs
+        ]
     print("\n| run | wall (s) | CPU (s) | steps | content_err | style_err | load (1/5/15 min) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -83,11 +124,12 @@ def main() -> None:
             f"| {r['run']} | {r['wall']} | {r['cpu']} | {r['steps']} | {r['content_err']} | "
             f"{r['style_err']} | {r['load']} |"
         )
+    base = args.against or "before"
     for key in ("wall", "cpu"):
         mid = {n: statistics.median(float(r[key]) for r in rows if r["run"] == n) for n in runs}
         for name in runs:
-            if name != "before":
-                print(f"- {key}: {name} / before = {mid[name] / mid['before']:.2f}")
+            if name != base:
+                print(f"- {key}: {name} / {base} = {mid[name] / mid[base]:.2f}")
 
 
 if __name__ == "__main__":
