@@ -167,10 +167,13 @@ def check_conversion(
     return abs(reported / k - ours) / ours
 
 
-# The schedule of painterly's defaults until 2026-11-28: the steps split evenly over
+# The schedule of painterly's defaults until 2026-11-28: 200 steps split evenly over
 # five scales, each started from the enlarged result alone with L-BFGS's short first
 # step (the "before" rows).
-BEFORE = ("--taper", "1", "--no-photo-detail", "--no-carry-scale", "--stop-tolerance", "0")
+BEFORE = (
+    *("--iterations", "200", "--taper", "1"),
+    *("--no-photo-detail", "--no-carry-scale", "--stop-tolerance", "0"),
+)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
 PAIRS = ("tubingen:starry_night", "tubingen:the_scream", "tubingen:shipwreck")

@@ -107,6 +107,13 @@ def test_schedule_grows_by_root_two() -> None:
     assert [hw for hw, _ in small] == [(48, 64), (68, 91), (96, 128)]
 
 
+def test_the_default_schedule_gives_the_fine_scales_the_most_steps() -> None:
+    # The README's default: 70 steps over five scales, tapered 1.4 towards 512 px.
+    plan = schedule(painterly.make_config(size=512), 384, 512)
+    assert [steps for _, steps in plan] == [6, 9, 12, 18, 25]
+    assert plan[-1][0] == (384, 512) and painterly.make_config().carry_scale
+
+
 def test_split_steps_tapers_towards_the_fine_scales() -> None:
     from painterly.transfer import split_steps
 
@@ -160,16 +167,27 @@ def test_result_saves_image_and_record(
     assert out.exists() and '"sha256"' in record and '"seed": 1' in record
 
 
-def test_deadlines_follow_planned_cost() -> None:
-    from painterly.transfer import deadlines
+def test_a_scales_share_of_the_time_follows_its_planned_cost() -> None:
+    from painterly.transfer import share_of
 
     plan = [((10, 10), 10), ((20, 20), 10)]
-    assert deadlines(plan) == [0.2, 1.0]
+    assert share_of(plan, 0, 10.0) == 2.0 and share_of(plan, 1, 8.0) == 8.0
 
 
-def test_time_budget_runs_every_scale(content_path: Path, style_path: Path) -> None:
+def test_time_budget_runs_the_first_and_last_scales(content_path: Path, style_path: Path) -> None:
     result = painterly.stylize(content_path, [style_path], time=0.01, scales=2, size=90)
-    assert {h["scale"] for h in result.history} == {0, 1}
+    assert [h["scale"] for h in result.history] == [0, 0, 1]  # two steps, then the last
+
+
+def test_a_short_budget_leaves_out_the_scales_between(
+    content_path: Path, style_path: Path
+) -> None:
+    # A hundredth of a second cannot give the middle scale the steps a scale needs:
+    # its time goes to the last one. Without a budget every scale runs.
+    short = painterly.stylize(content_path, [style_path], time=0.01, scales=3, size=128)
+    assert {h["scale"] for h in short.history} == {0, 2}
+    counted = painterly.stylize(content_path, [style_path], iterations=3, scales=3, size=128)
+    assert {h["scale"] for h in counted.history} == {0, 1, 2}
 
 
 def test_normalized_losses_are_relative(content_path: Path, style_path: Path) -> None:
