@@ -127,8 +127,10 @@ class Loop:
         scale: int,
         scales: int,
         deadline: float | None = None,
+        minimum: int = 1,
     ) -> torch.Tensor:
-        """Run up to ``steps`` steps, or until ``deadline`` seconds after the start."""
+        """Run up to ``steps`` steps, or until ``deadline`` seconds after the start once
+        ``minimum`` steps are done."""
         device = self.extractor.device
         x = start.to(device).contiguous().requires_grad_(True)
         opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.lbfgs_history, self._gamma(x))
@@ -139,8 +141,9 @@ class Loop:
         totals: list[float] = []
         try:
             for done in range(steps if deadline is None else 1_000_000):
-                if done and deadline is not None and time.perf_counter() - self.started >= deadline:
-                    break  # at least one step per scale, whatever the budget
+                late = deadline is not None and time.perf_counter() - self.started >= deadline
+                if done >= minimum and late:
+                    break  # at least ``minimum`` steps per scale, whatever the budget
                 terms = opt.step(lambda: self.extractor.loss_and_grad(x, objective))
                 losses = terms.as_floats()
                 if not math.isfinite(losses["total"]):

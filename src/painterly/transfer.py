@@ -126,15 +126,24 @@ def split_steps(total: int, scales: int, taper: float) -> list[int]:
     return steps
 
 
-def deadlines(plan: list[tuple[tuple[int, int], int]]) -> list[float]:
-    """Fraction of a time budget by which each scale must end: a scale's share is
-    proportional to its planned steps times its pixels (its planned cost)."""
+# With a time budget, a scale between the first and the last that could not take this
+# many steps in its share is left out: a scale's first steps only win back what the
+# enlargement lost, so a scale of one or two steps costs its time and gives nothing.
+MIN_SCALE_STEPS = 5
+
+
+def share_of(plan: list[tuple[tuple[int, int], int]], index: int, left: float) -> float:
+    """The seconds of the ``left`` ones that scale ``index`` gets: its planned steps times
+    its pixels (its planned cost) as a share of the cost of the scales from it on."""
     costs = [steps * h * w for (h, w), steps in plan]
-    total, done, ends = sum(costs), 0, []
-    for cost in costs:
-        done += cost
-        ends.append(done / total)
-    return ends
+    return left * costs[index] / max(sum(costs[index:]), 1)
+
+
+def _seconds_per_pixel_step(history: list[dict[str, float]], scale: int, pixels: int) -> float:
+    """A step's seconds per pixel at ``scale``, from the times of its steps after the
+    first (which also builds the scale's targets); 0 when it made fewer than two."""
+    times = [h["time"] for h in history if h["scale"] == scale]
+    return (times[-1] - times[0]) / (len(times) - 1) / pixels if len(times) > 1 else 0.0
 
 
 def run(
@@ -174,19 +183,30 @@ def run(
     history = fit.history if cfg.optimizer == "lbfgs" else cfg.lbfgs_history
     loop = Loop(cfg, extractor, plan, progress, inputs.present, started, history)
     image: torch.Tensor | None = None
-    ends = deadlines(plan)
+    rate = 0.0  # seconds per pixel-step, as measured at the last scale run
     tiled: list[list[int]] = []
     for index, (hw, steps) in enumerate(plan):
+        deadline = None
+        if cfg.time is not None:
+            now = time.perf_counter() - loop.started
+            share = share_of(plan, index, cfg.time - now)
+            if 0 < index < len(plan) - 1 and share < MIN_SCALE_STEPS * rate * hw[0] * hw[1]:
+                continue  # too short a share to be worth a scale: it goes to the finer ones
+            deadline = now + share
         extractor.tile = _tile_at(cfg, fit, hw, deep, precision)
         if extractor.tiles_for(*hw) is not None:
             tiled.append([hw[1], hw[0]])
         first = _start_image(cfg, inputs, hw, image, generator, start)
         objective = _objective(cfg, extractor, inputs, image_weights, hw, plan[-1][0])
         objective.extra = extra_loss
-        deadline = None if cfg.time is None else cfg.time * ends[index]
-        image = loop.optimise(objective, first, steps, index, len(plan), deadline)
+        # The first scale, the cheapest, takes two steps even over its share: the
+        # second gives L-BFGS its first curvature and this loop its step rate.
+        image = loop.optimise(
+            objective, first, steps, index, len(plan), deadline, minimum=1 if index else 2
+        )
         if loop.stopped:
             break
+        rate = _seconds_per_pixel_step(loop.history, index, hw[0] * hw[1]) or rate
     assert image is not None
     painting = inputs.painting(image.detach().cpu().clamp(0, 1))
     photo = images.resize(inputs.photo, (painting.shape[-2], painting.shape[-1]))
