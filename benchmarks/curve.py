@@ -120,12 +120,15 @@ def plot(points: list[Point], path: Path, title: str) -> None:
         mine = [p for p in points if p["run"] == run]
         for ax, key in zip(axes, ("content_err", "style_err"), strict=True):
             ax.plot([p["budget"] for p in mine], [p[key] for p in mine], "o-", label=run)
+    budgets = sorted({float(p["budget"]) for p in points})
     for ax, key in zip(axes, ("content error", "style error"), strict=True):
         ax.set_xscale("log")
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("time budget (s)")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="upper left")  # the empty corner
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
