@@ -34,6 +34,13 @@ def _lines(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
 
 
+def _any_done(out: Path) -> bool:
+    """Whether the manifest has a whole line for a finished item yet."""
+    manifest = out / "manifest.jsonl"
+    whole = manifest.read_text().splitlines(keepends=True) if manifest.exists() else []
+    return any(line.endswith("\n") and json.loads(line)["state"] == "done" for line in whole)
+
+
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
     folder = tmp_path / "photos"
@@ -170,7 +177,9 @@ def test_killed_batch_runs_only_the_missing_items_again(
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 600  # a loaded machine may take long
-        while not list(out.glob("*.json")) and time.monotonic() < deadline:
+        # Until the manifest records a finished item: its image and record are written
+        # just before that line, and a kill between the two would find none done.
+        while not _any_done(out) and time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(proc.pid, sig)
         _, err = proc.communicate(timeout=60)
