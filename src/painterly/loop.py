@@ -40,6 +40,11 @@ ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
 Plan = list[tuple[tuple[int, int], int]]  # [((height, width), steps)], coarse to fine
 
 
+def costs(plan: Plan) -> list[int]:
+    """Each scale's planned cost: its steps times its pixels (its pixel-steps)."""
+    return [steps * h * w for (h, w), steps in plan]
+
+
 def _as_is(x: torch.Tensor) -> torch.Tensor:
     return x
 
@@ -112,7 +117,7 @@ class Loop:
         self.cfg, self.extractor, self.progress, self.present = cfg, extractor, progress, present
         self.lbfgs_history = cfg.lbfgs_history if history is None else history
         self.total = sum(steps for _, steps in plan)  # steps planned
-        self.planned = sum(steps * h * w for (h, w), steps in plan)  # pixel-steps planned
+        self.planned = sum(costs(plan))  # pixel-steps planned
         self.worked = 0  # pixel-steps done
         self.history: list[dict[str, float]] = []
         self.stopped = False

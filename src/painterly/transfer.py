@@ -26,7 +26,7 @@ from .inputs import (
     warn_upscale,
 )
 from .layers import deepest, min_side
-from .loop import Loop
+from .loop import Loop, Plan, costs
 from .loop import Progress as Progress
 from .loop import ProgressFn as ProgressFn
 from .memory import MemoryPlan, check_fits
@@ -132,11 +132,11 @@ def split_steps(total: int, scales: int, taper: float) -> list[int]:
 MIN_SCALE_STEPS = 5
 
 
-def share_of(plan: list[tuple[tuple[int, int], int]], index: int, left: float) -> float:
-    """The seconds of the ``left`` ones that scale ``index`` gets: its planned steps times
-    its pixels (its planned cost) as a share of the cost of the scales from it on."""
-    costs = [steps * h * w for (h, w), steps in plan]
-    return left * costs[index] / max(sum(costs[index:]), 1)
+def share_of(plan: Plan, index: int, left: float) -> float:
+    """The seconds of the ``left`` ones that scale ``index`` gets: its planned cost (steps
+    times pixels) as a share of the cost of the scales from it on."""
+    cost = costs(plan)
+    return left * cost[index] / max(sum(cost[index:]), 1)
 
 
 def _seconds_per_pixel_step(history: list[dict[str, float]], scale: int, pixels: int) -> float:
