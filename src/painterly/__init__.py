@@ -18,9 +18,13 @@ from .batch import BatchResult, batch
 from .config import Config, make_config
 from .errors import PainterlyError
 from .record import Result
+from .runtime import keep_freed_memory as _keep_freed_memory
 from .transfer import Progress, stylize
 from .video import VideoSettings, video
 from .video_chunks import videos
+
+# And freed buffers stay with the process for the next step to reuse (see there).
+_keep_freed_memory()
 
 __all__ = [
     "BatchResult",
