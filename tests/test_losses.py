@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from painterly import losses
 from painterly.losses import (
     ContentLoss,
     GramStyleLoss,
@@ -139,3 +140,16 @@ def test_positions_keep_bf16_only_when_asked() -> None:
     assert positions_by_filters(x).dtype == torch.float32
     assert positions_by_filters(x, keep_bf16=True).dtype == torch.bfloat16
     assert positions_by_filters(x.float(), keep_bf16=True).dtype == torch.float32
+
+
+def test_gram_of_bf16_values_on_the_bf16_units_is_the_float32_gram() -> None:
+    torch.manual_seed(0)
+    flat = torch.randn(4096, 64).relu().bfloat16().float()  # every value a bf16 number
+    exact = flat.double().T @ flat.double()
+    before = losses._ONEDNN_MATMUL.fp32_precision if losses._ONEDNN_MATMUL else None
+    fast = losses.gram_of(flat, from_bf16=True)
+    assert fast.dtype == torch.float32
+    # float32 accumulation: errors of float32's rounding, not bf16's (which are 1e-3)
+    assert float((fast.double() - exact).abs().max() / exact.abs().max()) < 2e-5
+    after = losses._ONEDNN_MATMUL.fp32_precision if losses._ONEDNN_MATMUL else None
+    assert after == before  # the process-wide setting is put back

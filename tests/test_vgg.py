@@ -8,7 +8,7 @@ import torch
 
 import painterly
 from painterly import images
-from painterly.vgg import VGG19Features, conv_relu, fusable
+from painterly.vgg import VGG19Features, conv_relu, conv_relu_pool, fusable
 from painterly.weights import load_weights
 
 
@@ -49,6 +49,42 @@ def test_fused_convolution_and_relu_match_the_separate_ones() -> None:
     fused.backward(grad)  # type: ignore[no-untyped-call]
     assert a.grad is not None and b.grad is not None
     torch.testing.assert_close(b.grad, a.grad, rtol=2e-2, atol=2e-2)
+
+
+def test_pooling_with_the_convolution_masks_the_same_gradient() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 16, 3, padding=1).to(torch.bfloat16)
+    # An odd height: max pooling drops the convolution's last row.
+    x = torch.randn(1, 8, 13, 10).bfloat16().contiguous(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    apart = torch.nn.functional.max_pool2d(conv_relu(a, conv.weight, conv.bias), 2)
+    joint = conv_relu_pool(b, conv.weight, conv.bias)
+    assert torch.equal(joint, apart) and joint.shape[-2:] == (6, 5)
+    assert (joint == 0).any()  # some windows are all cut by the ReLU
+    grad = torch.randn_like(apart)
+    apart.backward(grad)  # type: ignore[no-untyped-call]
+    joint.backward(grad)  # type: ignore[no-untyped-call]
+    assert a.grad is not None and b.grad is not None
+    assert torch.equal(b.grad, a.grad)  # the mask at the pooled size is exact
+    assert a.grad.abs().sum() > 0
+
+
+def test_a_wanted_map_before_a_pooling_keeps_its_own_gradient(content_path: Path) -> None:
+    x = images.resize(images.load_image(content_path), (32, 48))
+    grads, maps = [], []
+    for layers in (["block1_conv2"], ["block1_conv2", "block2_conv1"]):
+        net = VGG19Features(load_weights(), layers).cast_weights(torch.bfloat16)
+        net.to_channels_last()
+        image = x.clone().requires_grad_(True)
+        feats = net(image.contiguous(memory_format=torch.channels_last))
+        feats["block1_conv2"].float().pow(2).sum().backward()
+        grads.append(image.grad)
+        maps.append(feats["block1_conv2"])
+    # With block2_conv1 wanted too, block1_conv2 is followed by a pooling that is not
+    # fused with it: its map stays whole and its gradient is the same.
+    assert maps[1].shape[-2:] == (32, 48) and torch.equal(maps[0], maps[1])
+    assert grads[0] is not None and grads[1] is not None and grads[0].abs().sum() > 0
+    assert torch.equal(grads[0], grads[1])
 
 
 def test_lean_input_and_bf16_weights_give_the_same_features(content_path: Path) -> None:

@@ -11,11 +11,13 @@ All are computed in float32, whatever precision the network ran in: Gram matrice
 of half-precision features overflow. The exception is the gradient of the Gram
 loss of bf16 features: its matrix product takes the bf16 features as they are (oneDNN
 accumulates in float32) and gives the bf16 gradient the network needs, with no float32
-gradient of the feature map to cast back.
+gradient of the feature map to cast back; and the Gram matrix of bf16 features, taken
+in float32 from exact copies, runs on oneDNN's bf16 units (see :func:`gram_of`).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -41,6 +43,35 @@ def positions_by_filters(features: torch.Tensor, keep_bf16: bool = False) -> tor
     return flat if keep_bf16 and flat.dtype == torch.bfloat16 else at_least_fp32(flat)
 
 
+# oneDNN runs float32 matrix products on its bf16 units when a process-wide setting asks
+# (torch.backends.mkldnn.matmul.fp32_precision). Every Gram product of painterly holds
+# this lock, so a product that must stay in float32 never runs in another thread while
+# one that may use the bf16 units has the setting on.
+_PRODUCTS = threading.Lock()
+_ONEDNN_MATMUL: Any = getattr(torch.backends.mkldnn, "matmul", None)  # PyTorch ≥ 2.9
+
+
+def gram_of(flat: torch.Tensor, from_bf16: bool = False) -> torch.Tensor:
+    """``flat^T flat`` for a float32 ``M×N`` matrix; ``from_bf16``: every value of
+    ``flat`` is a bf16 number (a float32 copy of bf16 features).
+
+    Then the product runs on oneDNN's bf16 units: a product of two bf16 numbers is exact
+    in float32 and oneDNN accumulates in float32, so it is the float32 Gram matrix (up to
+    the order of the sums), 2–4× faster where the CPU has AMX. The Gram matrix rounded
+    to bf16 instead moved a 40-step run's style error by 0.03.
+    """
+    with _PRODUCTS:
+        exact = from_bf16 and flat.device.type == "cpu" and flat.dtype == torch.float32
+        if _ONEDNN_MATMUL is None or not exact:
+            return flat.T @ flat
+        setting = _ONEDNN_MATMUL.fp32_precision
+        _ONEDNN_MATMUL.fp32_precision = "bf16"
+        try:
+            return flat.T @ flat
+        finally:
+            _ONEDNN_MATMUL.fp32_precision = setting
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Unnormalised Gram matrix ``G = F F^T`` (N×N) of a feature map.
 
@@ -48,8 +79,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     tensor([[5., 2.],
             [2., 1.]])
     """
-    flat = positions_by_filters(features)
-    return flat.T @ flat
+    return gram_of(positions_by_filters(features))
 
 
 def gram_per_position(features: torch.Tensor) -> torch.Tensor:
@@ -61,7 +91,7 @@ def gram_per_position(features: torch.Tensor) -> torch.Tensor:
             [1.0000, 0.5000]])
     """
     flat = positions_by_filters(features)
-    return flat.T @ flat / flat.shape[0]
+    return gram_of(flat) / flat.shape[0]
 
 
 class _GramDistance(torch.autograd.Function):
@@ -77,8 +107,7 @@ class _GramDistance(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, flat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         n = flat.shape[1]
-        wide = at_least_fp32(flat)
-        diff = wide.T @ wide - target
+        diff = gram_of(at_least_fp32(flat), flat.dtype == torch.bfloat16) - target
         ctx.save_for_backward(flat, diff)
         return diff.pow(2).sum() / (4.0 * n * n)
 
@@ -195,7 +224,7 @@ class GramStyleLoss(nn.Module):
     def sums(self, flat: torch.Tensor, mask: torch.Tensor | None) -> Sums:
         """``(G,)`` of the positions ``flat`` (M×N) weighted by their ``mask`` (M×1)."""
         weighted = flat if mask is None else flat * mask
-        return (weighted.T @ weighted,)
+        return (gram_of(weighted),)
 
     def from_sums(self, sums: Sums, positions: int) -> torch.Tensor:
         """The loss for the totals ``sums`` over all ``positions`` of the layer (the same
@@ -266,7 +295,7 @@ def mean_and_covariance(features: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     flat = positions_by_filters(features)
     mean = flat.mean(0)
     centred = flat - mean
-    return mean, centred.T @ centred / flat.shape[0]
+    return mean, gram_of(centred) / flat.shape[0]
 
 
 def wasserstein2(
@@ -317,7 +346,7 @@ class W2StyleLoss(nn.Module):
     # Tiled steps: the mean and covariance come from two sums over positions.
     def sums(self, flat: torch.Tensor, mask: torch.Tensor | None) -> Sums:
         """``(sum f, sum f f^T)`` of the positions ``flat`` (M×N); W2 takes no masks."""
-        return flat.sum(0), flat.T @ flat
+        return flat.sum(0), gram_of(flat)
 
     def from_sums(self, sums: Sums, positions: int) -> torch.Tensor:
         """The loss for the totals ``sums`` over all ``positions`` of the layer."""

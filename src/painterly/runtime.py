@@ -131,10 +131,13 @@ class FastPath:
 
     - ``native_weights``: a bf16 run stores the weights in bf16 (autocast would cast
       all of them at every step);
-    - ``fused_relu``: each convolution and its ReLU in one oneDNN call (CPUs);
+    - ``fused_relu``: each convolution and its ReLU in one oneDNN call (CPUs), and
+      with the max pooling after it in one function whose ReLU mask is applied at the
+      pooled size;
     - ``native_gram``: the Gram loss's gradient taken in bf16 from the bf16 features
-      (float32 accumulation), not in float32 and cast back (the Gram matrix itself
-      stays float32: rounded to bf16 it moved a 40-step run's style error by 0.03);
+      (float32 accumulation), not in float32 and cast back; and the Gram matrix, which
+      stays float32 (rounded to bf16 it moved a 40-step run's style error by 0.03),
+      taken on oneDNN's bf16 units from the exact float32 copy of the bf16 features;
     - ``lean_input``: the colour convention without a gather (whose gradient is slow).
 
     None of them changes a float32 run's numbers.
