@@ -120,3 +120,9 @@ def interleaved(fns: Mapping[str, Callable[[], None]], repeats: int) -> dict[str
         for name, fn in fns.items():
             times[name].append(timed(fn))
     return times
+
+
+def paired_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
+    """Each round's ratio of two timings taken in the same round of :func:`interleaved`
+    (a machine whose speed drifts between rounds slows both of a round alike)."""
+    return [a / b for a, b in zip(numerators, denominators, strict=True)]

@@ -8,9 +8,10 @@ Prints, measured side by side in this one run:
 3. the peer race against pastiche 1.6.0 at 384 px (see race.py; CPU only).
 
 ``--device cuda`` runs 1 and 2 on the GPU (painterly's pick of precision there: bf16
-where supported; channels-last; cuDNN autotuning). ``--pages`` adds the step with and
-without 2 MiB pages for PyTorch's CPU buffers (``THP_MEM_ALLOC_ENABLE``, which painterly
-sets on import), each in its own child process, in turns.
+where supported; channels-last; cuDNN autotuning). ``--pages`` adds the step under three
+heap settings, each in its own child processes, in turns: 4 KiB or 2 MiB pages for
+PyTorch's CPU buffers (``THP_MEM_ALLOC_ENABLE``), and freed buffers returned to the kernel
+or kept for reuse (``PAINTERLY_KEEP_FREED``); painterly sets both on import.
 """
 
 from __future__ import annotations
@@ -63,12 +64,14 @@ def section_speed(
     print(
         "Convolutions alone: the 13 up to block5_conv1 at the step's shapes, forward and "
         "input gradient, channels-last; step: features, losses and gradient of the bundled "
-        f"pair. Best and median of {repeats} interleaved rounds; ratio = step / convolutions "
-        "(best / best).\n"
+        f"pair. {repeats} interleaved rounds. This machine's speed swings by up to 2.5× "
+        "within seconds, so a ratio is taken within each round (a step over the "
+        "convolutions timed just before it) and the table gives the median over rounds, "
+        "with their range; times are medians.\n"
     )
     print(
         "| size | load | convs (s) | GFLOP/s | step before (s) | ratio before | "
-        "step now (s) | ratio now | now / before |"
+        "step now (s) | ratio now (range) | now / before |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for side in sizes:
@@ -79,15 +82,15 @@ def section_speed(
             "now": probe.Stepper(h, w, precision, device, FAST_PATH),
         }
         times = probe.interleaved(fns, repeats)
-        best = {k: min(v) for k, v in times.items()}
         med = {k: statistics.median(v) for k, v in times.items()}
-        gflops = probe.step_flops(h, w, probe.default_last()) / best["convs"] / 1e9
+        ratios = {k: probe.paired_ratios(times[k], times["convs"]) for k in ("before", "now")}
+        gflops = probe.step_flops(h, w, probe.default_last()) / med["convs"] / 1e9
+        now = ratios["now"]
         print(
-            f"| {w}×{h} | {_load()} | {best['convs']:.3f} | {gflops:.0f} | "
-            f"{best['before']:.3f} (med {med['before']:.3f}) | "
-            f"{best['before'] / best['convs']:.2f}× | "
-            f"{best['now']:.3f} (med {med['now']:.3f}) | {best['now'] / best['convs']:.2f}× | "
-            f"{best['now'] / best['before']:.2f} |",
+            f"| {w}×{h} | {_load()} | {med['convs']:.3f} | {gflops:.0f} | "
+            f"{med['before']:.3f} | {statistics.median(ratios['before']):.2f}× | "
+            f"{med['now']:.3f} | {statistics.median(now):.2f}× ({min(now):.2f}–{max(now):.2f}) | "
+            f"{statistics.median(probe.paired_ratios(times['now'], times['before'])):.2f} |",
             flush=True,
         )
     print()
@@ -96,7 +99,8 @@ def section_speed(
 
 
 def section_levers(side: int, precision: str, device: torch.device, repeats: int) -> None:
-    """Each lever's share: the step with all levers on but one, against all on."""
+    """Each lever's share: the step with all levers on but one, against all on (the
+    median of each round's ratio, as in section_speed)."""
     h, w = side * 3 // 4, side
     fns = {"all on": probe.Stepper(h, w, precision, device, FAST_PATH)}
     for name in LEVERS:
@@ -105,55 +109,82 @@ def section_levers(side: int, precision: str, device: torch.device, repeats: int
         )
     times = probe.interleaved(fns, repeats)
     print(f"## Each lever at {w}×{h} ({precision}, load {_load()})\n")
-    print("| step | best (s) | median (s) | / all on |")
-    print("|---|---|---|---|")
-    base = min(times["all on"])
+    print("| step | median (s) | / all on (median of rounds) |")
+    print("|---|---|---|")
     for name, values in times.items():
-        best = min(values)
-        print(f"| {name} | {best:.3f} | {statistics.median(values):.3f} | {best / base:.2f} |")
+        ratio = statistics.median(probe.paired_ratios(values, times["all on"]))
+        print(f"| {name} | {statistics.median(values):.3f} | {ratio:.2f} |")
     print()
 
 
+# The heap settings section_pages compares, each in its own child processes: glibc's
+# and PyTorch's defaults, then with 2 MiB pages, then also with freed buffers kept
+# (painterly's default on import; see painterly.runtime.keep_freed_memory).
+HEAPS = {
+    "4 KiB pages, freed returned": {"THP_MEM_ALLOC_ENABLE": "0", "PAINTERLY_KEEP_FREED": "0"},
+    "2 MiB pages, freed returned": {"THP_MEM_ALLOC_ENABLE": "1", "PAINTERLY_KEEP_FREED": "0"},
+    "2 MiB pages, freed kept": {"THP_MEM_ALLOC_ENABLE": "1", "PAINTERLY_KEEP_FREED": "1"},
+}
+
+
 def section_pages(sizes: list[int], precision: str, repeats: int) -> None:
-    """The step and its convolutions with 4 KiB and with 2 MiB pages for PyTorch's CPU
-    buffers: the setting is read once per process, so each round runs two children."""
-    print(f"## Huge pages ({precision}; each child: best of 4 after a warm-up)\n")
-    print("| size | pages | load | convs (s) | step (s) | ratio | step / 4 KiB step |")
-    print("|---|---|---|---|---|---|---|")
+    """The step and its convolutions under each of ``HEAPS``: the settings are read once
+    per process, so each round runs one child per setting, in turns."""
+    print(f"## The heap ({precision}; each child: {CHILD_ROUNDS} rounds after warm-up steps)\n")
+    print(
+        "| size | heap | load | convs (s) | step (s) | ratio | kernel CPU (s/step) | faults/step |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for side in sizes:
-        best: dict[str, dict[str, float]] = {}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in HEAPS}
         for _ in range(repeats):
-            for pages, flag in (("4 KiB", "0"), ("2 MiB", "1")):
-                env = {**os.environ, "THP_MEM_ALLOC_ENABLE": flag}
+            for name, settings in HEAPS.items():
                 cmd = [sys.executable, __file__, "--child-step", str(side)]
                 cmd += ["--precision", precision]
+                env = {**os.environ, **settings}
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-                got = json.loads(done.stdout)
-                mine = best.setdefault(pages, got)
-                for key in ("convs", "step"):
-                    mine[key] = min(mine[key], got[key])
-        base = best["4 KiB"]["step"]
-        for pages, got in best.items():
+                runs[name].append(json.loads(done.stdout))
+        for name, got in runs.items():
+            med = {key: statistics.median(g[key] for g in got) for key in got[0]}
             print(
-                f"| {side}×{side * 3 // 4} | {pages} | {_load()} | {got['convs']:.3f} | "
-                f"{got['step']:.3f} | {got['step'] / got['convs']:.2f}× | "
-                f"{got['step'] / base:.2f} |",
+                f"| {side}×{side * 3 // 4} | {name} | {_load()} | {med['convs']:.3f} | "
+                f"{med['step']:.3f} | {med['ratio']:.2f}× | {med['kernel']:.3f} | "
+                f"{med['faults']:.0f} |",
                 flush=True,
             )
     print()
 
 
+CHILD_ROUNDS = 6
+
+
 def child_step(side: int, precision: str) -> None:
-    """One child of ``section_pages``: its best times as JSON on stdout."""
+    """One child of ``section_pages``: median times, the median ratio of its rounds,
+    and a step's kernel CPU seconds and page faults (after three warm-up steps, as a
+    run's heap settles after its first steps), as JSON on stdout."""
     device = torch.device("cpu")
     precision = resolve_precision(precision, device)
     h, w = side * 3 // 4, side
-    fns: dict[str, Callable[[], None]] = {
-        "convs": probe.conv_pass(h, w, precision, device),
-        "step": probe.Stepper(h, w, precision, device, FAST_PATH),
-    }
-    times = probe.interleaved(fns, 4)
-    print(json.dumps({k: min(v) for k, v in times.items()}))
+    step = probe.Stepper(h, w, precision, device, FAST_PATH)
+    fns: dict[str, Callable[[], None]] = {"convs": probe.conv_pass(h, w, precision, device)}
+    for _ in range(3):
+        step()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(CHILD_ROUNDS):
+        step()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    times = probe.interleaved({**fns, "step": step}, CHILD_ROUNDS)
+    print(
+        json.dumps(
+            {
+                "convs": statistics.median(times["convs"]),
+                "step": statistics.median(times["step"]),
+                "ratio": statistics.median(probe.paired_ratios(times["step"], times["convs"])),
+                "kernel": (after.ru_stime - before.ru_stime) / CHILD_ROUNDS,
+                "faults": (after.ru_minflt - before.ru_minflt) / CHILD_ROUNDS,
+            }
+        )
+    )
 
 
 def _load() -> str:
@@ -255,11 +286,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the images in this folder")
     parser.add_argument("--levers", action="store_true", help="each speed lever's share")
-    parser.add_argument("--repeats", type=int, default=4, help="rounds of the step timings")
+    parser.add_argument("--repeats", type=int, default=8, help="rounds of the step timings")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument(
-        "--pages", action="store_true", help="the step with and without 2 MiB pages"
-    )
+    parser.add_argument("--pages", action="store_true", help="the step under three heap settings")
     parser.add_argument("--child-step", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--precision",

@@ -18,23 +18,28 @@ from .errors import ConfigError
 
 # glibc's mallopt parameters (malloc.h) and the values painterly sets.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 256 << 20
-TRIM_THRESHOLD = 1 << 30
+MMAP_THRESHOLD = 64 << 20
+TRIM_THRESHOLD = 512 << 20
 
 
 def keep_freed_memory() -> bool:
-    """Let glibc reuse freed buffers of up to 256 MiB instead of returning them to the
-    kernel; return whether it was set.
+    """Let glibc keep freed buffers of up to 64 MiB for reuse instead of returning them
+    to the kernel; return whether it was set.
 
     By default glibc serves each allocation over 32 MiB (fewer, early on) with a fresh
-    ``mmap`` and unmaps it when freed. A step allocates and frees the same feature maps
-    every time, so each one came back as new pages to fault in and zero: 7,800 page faults
-    and 0.1 CPU seconds in the kernel per 512 px step (measured with ``getrusage``), a
-    bf16 to float32 cast of block1's features 6× slower than into a buffer already
-    touched. Kept in the heap, the next step reuses them. Only glibc on Linux has
-    ``mallopt``; elsewhere, or when the user set either threshold through glibc's own
-    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or ``PAINTERLY_KEEP_FREED=0``
-    (what ``benchmarks/run.py --pages`` compares against), nothing changes.
+    ``mmap``, unmaps it when freed, and trims the heap's free top. A step allocates and
+    frees the same feature maps every time, so each came back as new pages to fault in
+    and zero: 7,800 page faults and 0.1 CPU seconds in the kernel per 512 px step
+    (``getrusage``), and a bf16 to float32 cast of block1's features 6× slower than into
+    memory already touched. Kept, a step after the first few faults in next to nothing.
+    The cost: the freed memory stays with the process (up to 512 MiB of it at the top
+    of the heap), a 512 px step's peak 0.1–0.25 GiB higher. Buffers over 64 MiB, as at
+    4096 px, are mapped and unmapped as before (with 2 MiB pages, see ``__init__``).
+
+    Only glibc on Linux has ``mallopt``; elsewhere, or when the user set a threshold
+    through glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or
+    ``PAINTERLY_KEEP_FREED=0`` (what ``benchmarks/run.py --pages`` compares against),
+    nothing changes.
     """
     if not sys.platform.startswith("linux") or os.environ.get("PAINTERLY_KEEP_FREED") == "0":
         return False
