@@ -22,6 +22,7 @@ from painterly.extractor import Extractor, build_network
 from painterly.layers import INDEX, LAYERS, deepest
 from painterly.objective import objective_for
 from painterly.runtime import FastPath
+from painterly.vgg import pack
 from painterly.weights import load_weights
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -57,10 +58,20 @@ def default_last() -> str:
 
 
 def conv_pass(
-    height: int, width: int, precision: str, device: torch.device, last: str | None = None
+    height: int,
+    width: int,
+    precision: str,
+    device: torch.device,
+    last: str | None = None,
+    packed: bool = False,
 ) -> Callable[[], None]:
     """One pass of the convolutions alone: forward and input gradient of each, on
-    random channels-last tensors of the step's shapes (no ReLU, pooling or loss)."""
+    random channels-last tensors of the step's shapes (no ReLU, pooling or loss).
+
+    With ``packed`` (bf16 on CPUs), as painterly's step runs them: weights packed for
+    oneDNN beforehand and the input gradient as a forward convolution of the flipped
+    kernel (see :func:`painterly.vgg.pack`); otherwise as PyTorch's own calls run them.
+    """
     dtype = DTYPES[precision]
     layout = torch.channels_last
     convs = []
@@ -68,7 +79,8 @@ def conv_pass(
         x = torch.randn(1, cin, h, w, dtype=dtype, device=device).contiguous(memory_format=layout)
         weight = torch.randn(cout, cin, 3, 3, dtype=dtype, device=device)
         bias = torch.randn(cout, dtype=dtype, device=device)
-        convs.append((x.requires_grad_(True), weight.contiguous(memory_format=layout), bias))
+        x.requires_grad_(not packed)
+        convs.append((x, weight.contiguous(memory_format=layout), bias))
 
     def once() -> None:
         for x, weight, bias in convs:
@@ -76,7 +88,22 @@ def conv_pass(
             torch.autograd.grad(y, x, torch.ones_like(y))
         sync(device)
 
-    return once
+    if not packed:
+        return once
+    one = [1, 1]
+    packs = [(x, bias, pack(weight, x.shape)) for x, weight, bias in convs]
+
+    def packed_once() -> None:
+        for x, bias, (forward, back) in packs:
+            y = torch.ops.mkldnn._convolution_pointwise(
+                x, forward, bias, one, one, one, 1, "none", [None], ""
+            )
+            grad = torch.ones_like(y)
+            torch.ops.mkldnn._convolution_pointwise(
+                grad, back, None, one, one, one, 1, "none", [None], ""
+            )
+
+    return packed_once
 
 
 class Stepper:

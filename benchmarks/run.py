@@ -67,13 +67,16 @@ def section_speed(
         f"pair. {repeats} interleaved rounds. This machine's speed swings by up to 2.5× "
         "within seconds, so a ratio is taken within each round (a step over the "
         "convolutions timed just before it) and the table gives the median over rounds, "
-        "with their range; times are medians.\n"
+        "with their range; times are medians. Packed: the same convolutions as the step "
+        "now runs them (bf16 on CPUs: weights packed for oneDNN, the input gradient as a "
+        "forward convolution), the floor of today's step.\n"
     )
+    packable = precision == "bf16" and device.type == "cpu"
     print(
         "| size | load | convs (s) | GFLOP/s | step before (s) | ratio before | "
-        "step now (s) | ratio now (range) | now / before |"
+        "step now (s) | ratio now (range) | now / before | packed convs (s) | now / packed |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for side in sizes:
         h, w = side * 3 // 4, side
         fns: dict[str, Callable[[], None]] = {
@@ -81,16 +84,22 @@ def section_speed(
             "before": probe.Stepper(h, w, precision, device, SLOW_PATH),
             "now": probe.Stepper(h, w, precision, device, FAST_PATH),
         }
+        if packable:
+            fns["packed convs"] = probe.conv_pass(h, w, precision, device, packed=True)
         times = probe.interleaved(fns, repeats)
         med = {k: statistics.median(v) for k, v in times.items()}
         ratios = {k: probe.paired_ratios(times[k], times["convs"]) for k in ("before", "now")}
         gflops = probe.step_flops(h, w, probe.default_last()) / med["convs"] / 1e9
         now = ratios["now"]
+        packed = "| – | – |"
+        if packable:
+            to_packed = probe.paired_ratios(times["now"], times["packed convs"])
+            packed = f"| {med['packed convs']:.3f} | {statistics.median(to_packed):.2f}× |"
         print(
             f"| {w}×{h} | {_load()} | {med['convs']:.3f} | {gflops:.0f} | "
             f"{med['before']:.3f} | {statistics.median(ratios['before']):.2f}× | "
             f"{med['now']:.3f} | {statistics.median(now):.2f}× ({min(now):.2f}–{max(now):.2f}) | "
-            f"{statistics.median(probe.paired_ratios(times['now'], times['before'])):.2f} |",
+            f"{statistics.median(probe.paired_ratios(times['now'], times['before'])):.2f} {packed}",
             flush=True,
         )
     print()

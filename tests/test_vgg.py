@@ -8,7 +8,7 @@ import torch
 
 import painterly
 from painterly import images
-from painterly.vgg import VGG19Features, conv_relu, conv_relu_pool, fusable
+from painterly.vgg import VGG19Features, conv_relu, conv_relu_pool, fusable, pack
 from painterly.weights import load_weights
 
 
@@ -67,6 +67,43 @@ def test_pooling_with_the_convolution_masks_the_same_gradient() -> None:
     assert a.grad is not None and b.grad is not None
     assert torch.equal(b.grad, a.grad)  # the mask at the pooled size is exact
     assert a.grad.abs().sum() > 0
+
+
+def test_packed_weights_give_the_same_map_and_input_gradient() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 16, 3, padding=1).to(torch.bfloat16)
+    weight = conv.weight.detach().contiguous(memory_format=torch.channels_last)
+    x = torch.randn(1, 8, 13, 10).bfloat16().contiguous(memory_format=torch.channels_last)
+    grads: list[torch.Tensor | None] = []
+    maps: list[torch.Tensor] = []
+    for packs in (None, pack(weight, x.shape)):
+        for function in (conv_relu, conv_relu_pool):
+            a = x.clone().requires_grad_(True)
+            y = function(a, weight, conv.bias, packs)
+            y.backward(torch.linspace(-1, 1, y.numel()).reshape(y.shape).to(y))  # type: ignore[no-untyped-call]
+            maps.append(y)
+            grads.append(a.grad)
+    for plain, packed in zip(maps[:2], maps[2:], strict=True):
+        assert torch.equal(packed, plain)
+    for grad, packed_grad in zip(grads[:2], grads[2:], strict=True):
+        # the transposed convolution as a forward one of the flipped kernel: the same sums
+        assert grad is not None and packed_grad is not None and grad.abs().sum() > 0
+        torch.testing.assert_close(packed_grad, grad, rtol=1e-2, atol=1e-2)
+
+
+def test_a_network_packs_only_for_gradients_and_keeps_two_shapes(content_path: Path) -> None:
+    net = VGG19Features(load_weights(), ["block2_conv1"]).cast_weights(torch.bfloat16)
+    net.to_channels_last()
+    photo = images.load_image(content_path)
+    for index, hw in enumerate(((32, 48), (40, 56), (48, 64))):
+        x = images.resize(photo, hw).contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            net(x)  # a target's pass: plain weights, nothing packed for it
+        assert len(net._packs) == min(3 * index, 6)
+        net(x.requires_grad_(True))["block2_conv1"].float().sum().backward()
+    # three convolutions up to block2_conv1, packed for the last two input shapes
+    assert {shape[-2:] for _, shape in net._packs} == {(40, 56), (48, 64), (20, 28), (24, 32)}
+    assert len(net._packs) == 2 * 3
 
 
 def test_a_wanted_map_before_a_pooling_keeps_its_own_gradient(content_path: Path) -> None:

@@ -66,6 +66,7 @@ class Extractor:
         if fast.native_weights and precision == "bf16":
             net.cast_weights(torch.bfloat16)
         net.fused, net.lean_input = fast.fused_relu, fast.lean_input
+        net.packed = fast.packed_weights
         if device.type == "cuda":  # a run convolves the same shapes many times: autotune
             torch.backends.cudnn.benchmark = True
         self.channels_last = cfg.channels_last

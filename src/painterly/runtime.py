@@ -143,7 +143,10 @@ class FastPath:
       (float32 accumulation), not in float32 and cast back; and the Gram matrix, which
       stays float32 (rounded to bf16 it moved a 40-step run's style error by 0.03),
       taken on oneDNN's bf16 units from the exact float32 copy of the bf16 features;
-    - ``lean_input``: the colour convention without a gather (whose gradient is slow).
+    - ``lean_input``: the colour convention without a gather (whose gradient is slow);
+    - ``packed_weights``: the fused calls of a step convolve with weights packed once
+      per scale in oneDNN's blocked layout, and take the input's gradient as a forward
+      convolution of the flipped kernel (see :func:`painterly.vgg.pack`).
 
     None of them changes a float32 run's numbers.
     """
@@ -152,7 +155,8 @@ class FastPath:
     fused_relu: bool = True
     native_gram: bool = True
     lean_input: bool = True
+    packed_weights: bool = True
 
 
 FAST_PATH = FastPath()  # the default: every lever on
-SLOW_PATH = FastPath(False, False, False, False)  # the step as it was before them
+SLOW_PATH = FastPath(False, False, False, False, False)  # the step as it was before them
