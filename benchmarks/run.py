@@ -201,11 +201,17 @@ def _load() -> str:
 
 
 def painterly_cli(args: list[str]) -> tuple[float, float]:
-    """Run the CLI in a child; return (wall seconds, child's peak RSS in GiB)."""
+    """Run the CLI in a child; return (wall seconds, that child's peak RSS in GiB).
+
+    The peak is the child's own, from ``wait4``: ``RUSAGE_CHILDREN`` would give the
+    largest of every child so far (the ``--pages`` children's steps among them)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "painterly", "stylize", *args, "-q"], check=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    return time.perf_counter() - start, peak
+    child = subprocess.Popen([sys.executable, "-m", "painterly", "stylize", *args, "-q"])
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, child.args)
+    return time.perf_counter() - start, usage.ru_maxrss / 2**20
 
 
 def section_default_run(tmp: Path, content: Path, style: Path, device: torch.device) -> None:
