@@ -16,6 +16,8 @@ sources), so that "half today's time" is measured against the code of that day i
 same rounds:
 
     python benchmarks/schedule.py OUT --against 732850f --try "fast=--iterations 100"
+
+``--no-before`` leaves the old schedule on today's code out of the rounds.
 """
 
 from __future__ import annotations
@@ -96,8 +98,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--try", dest="tries", action="append", default=[], metavar="NAME=OPTS")
     parser.add_argument("--against", metavar="REV", help="also run the defaults of git REV")
+    parser.add_argument(
+        "--no-before", action="store_true", help="leave out today's code on the old schedule"
+    )
     args = parser.parse_args()
     runs = dict(RUNS)
+    if args.no_before:
+        del runs["before"]
     if args.against:
         runs[args.against] = ()
     for entry in args.tries:
@@ -126,10 +133,18 @@ def main() -> None:
         )
     base = args.against or "before"
     for key in ("wall", "cpu"):
-        mid = {n: statistics.median(float(r[key]) for r in rows if r["run"] == n) for n in runs}
+        by_run = {n: [float(r[key]) for r in rows if r["run"] == n] for n in runs}
+        mid = {n: statistics.median(values) for n, values in by_run.items()}
         for name in runs:
             if name != base:
-                print(f"- {key}: {name} / {base} = {mid[name] / mid[base]:.2f}")
+                # and the median of each round's ratio: the machine's speed swings between
+                # rounds, and a round's runs are minutes apart, not hours
+                paired = [a / b for a, b in zip(by_run[name], by_run[base], strict=True)]
+                print(
+                    f"- {key}: {name} / {base} = {mid[name] / mid[base]:.2f} (medians); "
+                    f"{statistics.median(paired):.2f} (median of the rounds' ratios, "
+                    f"{min(paired):.2f}–{max(paired):.2f})"
+                )
 
 
 if __name__ == "__main__":

@@ -108,9 +108,9 @@ def test_schedule_grows_by_root_two() -> None:
 
 
 def test_the_default_schedule_gives_the_fine_scales_the_most_steps() -> None:
-    # The README's default: 70 steps over five scales, tapered 1.4 towards 512 px.
+    # The README's default: 80 steps over five scales, tapered 1.4 towards 512 px.
     plan = schedule(painterly.make_config(size=512), 384, 512)
-    assert [steps for _, steps in plan] == [6, 9, 12, 18, 25]
+    assert [steps for _, steps in plan] == [7, 10, 15, 20, 28]
     assert plan[-1][0] == (384, 512) and painterly.make_config().carry_scale
 
 
