@@ -39,7 +39,8 @@ def keep_freed_memory() -> bool:
     Only glibc on Linux has ``mallopt``; elsewhere, or when the user set a threshold
     through glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or
     ``PAINTERLY_KEEP_FREED=0`` (what ``benchmarks/run.py --pages`` compares against),
-    nothing changes.
+    nothing changes. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` for its workers (it
+    wants freed memory back for its memory limits), so a Dask worker keeps Dask's choice.
     """
     if not sys.platform.startswith("linux") or os.environ.get("PAINTERLY_KEEP_FREED") == "0":
         return False
