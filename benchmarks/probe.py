@@ -22,7 +22,7 @@ from painterly.extractor import Extractor, build_network
 from painterly.layers import INDEX, LAYERS, deepest
 from painterly.objective import objective_for
 from painterly.runtime import FastPath
-from painterly.vgg import pack
+from painterly.vgg import VGG19Features, pack
 from painterly.weights import load_weights
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -124,6 +124,8 @@ class Stepper:
         self.objective = objective_for(cfg, content, [styles], [1.0]).to(device)
         self.x = images.resize(photo, hw).to(device).contiguous().requires_grad_(True)
         self.device = device
+        for _ in range(VGG19Features.PLAIN_PASSES):  # a scale's first steps, before packing
+            self()
 
     def __call__(self) -> None:
         self.x.grad = None

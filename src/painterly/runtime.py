@@ -146,8 +146,9 @@ class FastPath:
       taken on oneDNN's bf16 units from the exact float32 copy of the bf16 features;
     - ``lean_input``: the colour convention without a gather (whose gradient is slow);
     - ``packed_weights``: the fused calls of a step convolve with weights packed once
-      per scale in oneDNN's blocked layout, and take the input's gradient as a forward
-      convolution of the flipped kernel (see :func:`painterly.vgg.pack`).
+      per scale (from its third step) in oneDNN's blocked layout, and take the input's
+      gradient as a forward convolution of the flipped kernel (see
+      :func:`painterly.vgg.pack`).
 
     None of them changes a float32 run's numbers.
     """

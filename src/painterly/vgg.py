@@ -77,9 +77,10 @@ class VGG19Features(nn.Module):
         self.fused = True
         self.lean_input = True
         # And with ``packed``, a differentiable pass convolves with weights packed for
-        # oneDNN (see pack), kept for the input shapes of the last two passes.
+        # oneDNN (see pack) from the third pass at a shape on, kept for two shapes.
         self.packed = True
         self._packs: OrderedDict[tuple[str, tuple[int, ...]], Packs] = OrderedDict()
+        self._passes: OrderedDict[tuple[int, ...], int] = OrderedDict()  # by input shape
         self.requires_grad_(False)
 
     def to_channels_last(self) -> VGG19Features:
@@ -142,6 +143,7 @@ class VGG19Features(nn.Module):
         return (x - self.mean) / self.std
 
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        packing = self._count_pass(rgb)
         x = self.preprocess(rgb).to(self.dtype)
         out: dict[str, torch.Tensor] = {}
         pooled = False  # whether the last convolution also took this pooling layer's place
@@ -158,7 +160,7 @@ class VGG19Features(nn.Module):
                 assert isinstance(conv, nn.Conv2d)
                 after = self.names[i + 1] if i + 1 < len(self.names) else ""
                 pooled = self._pools_with(name, after, conv, x)
-                packs = self._packed_for(name, conv, x)
+                packs = self._packed_for(name, conv, x) if packing else None
                 if pooled:
                     x = conv_relu_pool(x, conv.weight, conv.bias, packs)
                 else:
@@ -176,11 +178,26 @@ class VGG19Features(nn.Module):
         return name not in self.wanted and fusable(conv, x)
 
     PACKED_SHAPES = 2  # input shapes whose packed weights are kept (a scale's, a tile's)
+    PLAIN_PASSES = 2  # differentiable passes at an input shape before it is packed for
+
+    def _count_pass(self, rgb: torch.Tensor) -> bool:
+        """Count a differentiable pass at ``rgb``'s shape (of the last eight shapes);
+        return whether this shape's convolutions should run packed."""
+        if not (self.packed and self.fused and rgb.requires_grad):
+            return False
+        shape = tuple(rgb.shape)
+        self._passes[shape] = self._passes.get(shape, 0) + 1
+        self._passes.move_to_end(shape)
+        while len(self._passes) > 8:
+            self._passes.popitem(last=False)
+        return self._passes[shape] > self.PLAIN_PASSES
 
     def _packed_for(self, name: str, conv: nn.Conv2d, x: torch.Tensor) -> Packs | None:
         """The packed weights of convolution ``name`` for ``x``'s shape, when the fused
         call runs and ``x`` carries a gradient (the steps, not the targets' single
-        passes); packed on first use and kept for the last two input shapes."""
+        passes). Packing all 13 costs about three steps' worth of reorders, so an input
+        shape runs plain for its first two passes (a coarse scale of two steps never
+        pays for it) and packed from the third; the packs of two shapes are kept."""
         if not (self.packed and self.fused and x.requires_grad and fusable(conv, x)):
             return None
         key = (name, tuple(x.shape))
