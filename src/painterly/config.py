@@ -91,7 +91,7 @@ class Config:
     style_weight: float = _opt(2.5, "a: weight of the style loss", bounds=WEIGHT, studio=True)
     # 80 steps tapered 1.4 towards the fine scales, with the carried L-BFGS scale, reach
     # the errors that 200 even steps reached until 2026-11-28 (the demo: content 0.301
-    # and style 0.273 against 0.301 and 0.267) in 0.46 of the time: README, Speed. (70
+    # and style 0.273 against 0.301 and 0.267) in 0.42 of the time: README, Speed. (70
     # did on 2026-11-28, 0.274; after the step's exact-but-reordered sums of 2026-11-29
     # they ended at 0.278, 0.011 over.)
     iterations: int = _opt(

@@ -159,30 +159,34 @@ class VGG19Features(nn.Module):
                 conv = self.convs[name]
                 assert isinstance(conv, nn.Conv2d)
                 after = self.names[i + 1] if i + 1 < len(self.names) else ""
-                pooled = self._pools_with(name, after, conv, x)
-                packs = self._packed_for(name, conv, x) if packing else None
+                fused = self.fused and fusable(conv, x)
+                pooled = fused and self._pools_before(name, after)
+                packs = self._packed_for(name, conv, x) if fused and packing else None
                 if pooled:
                     x = conv_relu_pool(x, conv.weight, conv.bias, packs)
+                elif fused:
+                    x = conv_relu(x, conv.weight, conv.bias, packs)
                 else:
-                    x = self._conv_relu(conv, x, packs)
+                    x = F.relu(conv(x), inplace=True)
             if name in self.wanted:
                 out[name] = x
         return out
 
-    def _pools_with(self, name: str, after: str, conv: nn.Conv2d, x: torch.Tensor) -> bool:
-        """Whether convolution ``name`` runs with its ReLU and the max pooling ``after``
-        it in one function: fused, followed by max pooling, and its own map not wanted
-        (whose loss gradient would join the pooling's before the ReLU's mask)."""
-        if not (self.fused and after.endswith("_pool") and self.pooling == "max"):
-            return False
-        return name not in self.wanted and fusable(conv, x)
+    def _pools_before(self, name: str, after: str) -> bool:
+        """Whether fused convolution ``name`` takes its ReLU and the max pooling ``after``
+        it in one function: followed by max pooling, and its own map not wanted (whose
+        loss gradient would join the pooling's before the ReLU's mask)."""
+        return after.endswith("_pool") and self.pooling == "max" and name not in self.wanted
 
     PACKED_SHAPES = 2  # input shapes whose packed weights are kept (a scale's, a tile's)
     PLAIN_PASSES = 2  # differentiable passes at an input shape before it is packed for
 
     def _count_pass(self, rgb: torch.Tensor) -> bool:
         """Count a differentiable pass at ``rgb``'s shape (of the last eight shapes);
-        return whether this shape's convolutions should run packed."""
+        return whether this pass's fused convolutions run packed: only where ``rgb``
+        carries a gradient (the steps, not the targets' single passes), and from the third
+        pass at a shape on (packing all 13 costs about three steps' worth of reorders,
+        which a coarse scale of two steps would never win back)."""
         if not (self.packed and self.fused and rgb.requires_grad):
             return False
         shape = tuple(rgb.shape)
@@ -192,14 +196,9 @@ class VGG19Features(nn.Module):
             self._passes.popitem(last=False)
         return self._passes[shape] > self.PLAIN_PASSES
 
-    def _packed_for(self, name: str, conv: nn.Conv2d, x: torch.Tensor) -> Packs | None:
-        """The packed weights of convolution ``name`` for ``x``'s shape, when the fused
-        call runs and ``x`` carries a gradient (the steps, not the targets' single
-        passes). Packing all 13 costs about three steps' worth of reorders, so an input
-        shape runs plain for its first two passes (a coarse scale of two steps never
-        pays for it) and packed from the third; the packs of two shapes are kept."""
-        if not (self.packed and self.fused and x.requires_grad and fusable(conv, x)):
-            return None
+    def _packed_for(self, name: str, conv: nn.Conv2d, x: torch.Tensor) -> Packs:
+        """The packed weights of fused convolution ``name`` for ``x``'s shape, in a pass
+        that :meth:`_count_pass` packs for; the packs of two shapes are kept."""
         key = (name, tuple(x.shape))
         if key not in self._packs:
             self._packs[key] = pack(conv.weight, x.shape)
@@ -207,11 +206,6 @@ class VGG19Features(nn.Module):
                 self._packs.popitem(last=False)
         self._packs.move_to_end(key)
         return self._packs[key]
-
-    def _conv_relu(self, conv: nn.Conv2d, x: torch.Tensor, packs: Packs | None) -> torch.Tensor:
-        if self.fused and fusable(conv, x):
-            return conv_relu(x, conv.weight, conv.bias, packs)
-        return F.relu(conv(x), inplace=True)
 
 
 def _avg_pool(x: torch.Tensor, gain: float) -> torch.Tensor:
