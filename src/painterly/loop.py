@@ -138,7 +138,15 @@ class Loop:
         ``minimum`` steps are done."""
         device = self.extractor.device
         x = start.to(device).contiguous().requires_grad_(True)
-        opt = PixelOptimizer(x, self.cfg.optimizer, self.cfg.lr, self.lbfgs_history, self._gamma(x))
+        opt = PixelOptimizer(
+            x,
+            self.cfg.optimizer,
+            self.cfg.lr,
+            self.lbfgs_history,
+            self._gamma(x),
+            precondition=self.cfg.precondition,
+            bounded=True,
+        )
         average = _Average(x, self.cfg.average)
         self.extractor.on_tile = lambda done, total: self._tile_report(
             done, total, scale, scales, average.value
