@@ -103,19 +103,40 @@ def test_lbfgs_given_a_scale_takes_a_full_first_step() -> None:
     torch.testing.assert_close(x.detach() - before, -0.5 * scale * (before - target))
 
 
-def test_spectral_preconditioner_is_symmetric_positive_and_favours_broad_changes() -> None:
+@pytest.mark.parametrize("height, width", [(9, 14), (8, 14), (9, 13), (8, 13)])
+def test_spectral_preconditioner_is_symmetric_positive_and_favours_broad_changes(
+    height: int, width: int
+) -> None:
     gen = torch.Generator().manual_seed(1)
-    shape = torch.Size((1, 3, 9, 14))
-    m = Spectral(shape, torch.device("cpu"))
-    u, v = (torch.randn(shape.numel(), generator=gen, dtype=torch.float64) for _ in range(2))
-    m.gains = m.gains.double()
-    assert float(u.dot(m(v))) == pytest.approx(float(v.dot(m(u))), rel=1e-9)
-    assert float(v.dot(m(v))) >= float(v.dot(v))  # every gain is at least 1
-    flat = torch.ones(shape.numel(), dtype=torch.float64)  # a change of the mean colour
+    shape = torch.Size((1, 3, height, width))
+    m = Spectral(shape, torch.device("cpu"), torch.float64)
+    n = shape.numel()
+    # As a matrix (column j is M applied to the j-th unit vector): symmetric, every
+    # eigenvalue between 1 and the largest gain.
+    matrix = torch.stack([m(e) for e in torch.eye(n, dtype=torch.float64)], dim=1)
+    torch.testing.assert_close(matrix, matrix.T, rtol=0, atol=1e-12)
+    eigenvalues = torch.linalg.eigvalsh(matrix)
+    assert float(eigenvalues.min()) > 1 - 1e-9
+    assert float(eigenvalues.max()) < 1 + (LONGEST / KNEE) ** 2 + 1e-9
+    flat = torch.ones(n, dtype=torch.float64)  # a change of the mean colour
     torch.testing.assert_close(m(flat), (1 + (LONGEST / KNEE) ** 2) * flat)
-    checker = torch.tensor([[(-1.0) ** (i + j) for j in range(14)] for i in range(9)])
+    checker = torch.tensor([[(-1.0) ** (i + j) for j in range(width)] for i in range(height)])
     fine = checker.double().expand(shape).flatten()  # pixel-level detail: about 1
     assert float(fine.dot(m(fine))) / float(fine.dot(fine)) < 1.01
+    v = torch.randn(n, generator=gen, dtype=torch.float64)
+    assert m(v).dtype == torch.float64 and m(v.float()).shape == (n,)
+
+
+def test_preconditioned_lbfgs_scales_its_start_by_the_last_pair() -> None:
+    x, target, scale = problem()
+    target = x.detach() + 0.01 * (target - x.detach())
+    opt = PixelOptimizer(x, "lbfgs", None, history=5, precondition=True)
+    assert opt.lbfgs is not None
+    for _ in range(3):
+        opt.step(lambda: quadratic(x, target, scale))
+    s, y, _ = opt.lbfgs.pairs[-1]
+    m = Spectral(x.shape, x.device)
+    assert opt.lbfgs.gamma == pytest.approx(float(y.dot(s)) / float(y.dot(m(y))), rel=1e-5)
 
 
 def smoothness(x: torch.Tensor, target: torch.Tensor) -> LossTerms:
@@ -143,9 +164,15 @@ def test_preconditioned_lbfgs_corrects_broad_errors_in_fewer_steps() -> None:
     assert ends[True] < 0.1 * ends[False]
 
 
-def test_bounded_lbfgs_keeps_pixels_in_range_and_remembers_the_clipped_move() -> None:
+@pytest.mark.parametrize("precondition", [False, True])
+def test_bounded_lbfgs_keeps_pixels_in_range_and_remembers_the_clipped_move(
+    precondition: bool,
+) -> None:
     x, target, scale = problem()  # the targets lie above 1: the moves get clipped
-    opt = PixelOptimizer(x, "lbfgs", None, history=10, bounded=True)
+    # As a run takes its steps: a carried curvature scale, and both options on.
+    opt = PixelOptimizer(
+        x, "lbfgs", None, history=10, gamma=0.5, precondition=precondition, bounded=True
+    )
     assert opt.lbfgs is not None
     for _ in range(40):
         before = x.detach().clone()

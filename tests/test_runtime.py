@@ -75,6 +75,28 @@ def test_auto_precision_follows_the_probe(
     assert faster_precision.__wrapped__("cpu") == expected
 
 
+def test_the_probe_convolves_on_one_thread_and_restores_the_count(
+    clock: _Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On two threads a busy machine made both precisions wait for the scheduler alike.
+    clock.costs = {torch.float32: 1.0, torch.bfloat16: 0.5}
+    seen: list[int] = []
+    timed = clock.conv2d
+
+    def conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor:
+        seen.append(torch.get_num_threads())
+        return timed(x, w, padding=padding)
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", conv2d)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert faster_precision.__wrapped__("cpu") == "bf16"
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_no_probe_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime, "bf16_supported", lambda device: False)
     assert faster_precision.__wrapped__("cpu") == "fp32"

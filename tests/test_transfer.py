@@ -43,6 +43,7 @@ def test_the_preconditioner_ends_lower_in_the_same_steps(content_path: Path) -> 
     # 19% lower here (28% at 384 px and 40 steps).
     scream = content_path.with_name("the_scream.jpg")
     kw: dict[str, Any] = {"iterations": 15, "size": 96, "seed": 1, "tv_weight": 0.0}
+    kw["precision"] = "fp32"  # not the probe's pick, which depends on the machine's load
     plain = painterly.stylize(content_path, [scream], precondition=False, **kw)
     smooth = painterly.stylize(content_path, [scream], **kw)
     assert smooth.config.precondition and len(smooth.history) == len(plain.history)

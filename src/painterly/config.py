@@ -175,12 +175,13 @@ class Config:
         "start each scale's L-BFGS with the curvature scale the last scale ended with "
         "(off: a first step of 1/sum|gradient|, which hardly moves the image)",
     )
-    # Measured on 2026-11-29 at 384 px and 40 steps: the objective 7–28% lower than
-    # plain steps on three pairs, at about 1% of a step's time (two FFTs of the image).
+    # Measured on 2026-11-29 at 384 px and 40 steps: the objective 3–27% lower than
+    # plain steps on three pairs, at about 1% of a step's time (four FFTs of the image).
     precondition: bool = _opt(
         True,
         "L-BFGS moves broad areas (a sky's colour, a wall's tone) as readily as fine "
-        "detail, through a spectral preconditioner (off: plain pixel steps)",
+        "detail, through a spectral preconditioner (off: plain pixel steps; either way "
+        "L-BFGS keeps the pixels in [0, 1])",
     )
     style_loss: str = _opt(
         "gram", "style statistics: gram (the article) or w2 (Wasserstein)", choices=STYLE_LOSSES

@@ -20,9 +20,9 @@ GD_FIRST_STEP = 0.02  # gd without --lr: alpha makes the first step move pixels 
 MAX_PIXEL_STEP = 0.2
 # The preconditioner's gain at a wavelength of λ pixels is 1 + (min(λ, LONGEST) / KNEE)²:
 # 1 for pixel-level detail, about 2 at 24 px, 29 for anything of 128 px and more. Chosen
-# on 2026-11-29 at 384 px over three pairs at 40 steps (knees of 8–24 px and ceilings of
-# 32–128 px tried): the objective fell by 7% (Starry Night) to 28% (The Scream) against
-# plain steps; a knee of 16 px or a ceiling of 64 px gives within 1% of this.
+# on 2026-11-29 at 384 px over three pairs at 40 steps (knees of 8–48 px and ceilings of
+# 32–512 px tried): the objective fell by 3% (Starry Night) to 27% (The Scream) against
+# plain steps; knees of 16–32 px with ceilings of 64–256 px land within 2.5% of this.
 KNEE, LONGEST = 24.0, 128.0
 
 
@@ -33,14 +33,19 @@ class Spectral:
 
     The gradient of a style loss through VGG is mostly fine detail; plain L-BFGS starts
     from the identity and learns the broad directions one pair at a time. The operator is
-    a real, symmetric and positive definite (a circulant with positive gains), so L-BFGS
-    with it as its initial inverse Hessian still steps downhill.
+    real, symmetric and positive definite (a circulant with positive gains that depend
+    only on the frequency's magnitude), so L-BFGS with it as its initial inverse Hessian
+    still steps downhill. Being a circulant, it treats the image as wrapping around at
+    its edges: a broad change near one edge spills a little into the opposite one, which
+    the curvature pairs correct in the steps after.
     """
 
-    def __init__(self, shape: torch.Size, device: torch.device) -> None:
+    def __init__(
+        self, shape: torch.Size, device: torch.device, dtype: torch.dtype = torch.float32
+    ) -> None:
         height, width = shape[-2], shape[-1]
-        fy = torch.fft.fftfreq(height, device=device).view(-1, 1)
-        fx = torch.fft.rfftfreq(width, device=device).view(1, -1)
+        fy = torch.fft.fftfreq(height, device=device, dtype=dtype).view(-1, 1)
+        fx = torch.fft.rfftfreq(width, device=device, dtype=dtype).view(1, -1)
         cycles = (fy * fy + fx * fx).sqrt()  # per pixel; 0 at the mean colour
         wavelength = LONGEST / (cycles * LONGEST).clamp(min=1.0)
         self.gains = 1.0 + (wavelength / KNEE).pow(2)
@@ -48,7 +53,7 @@ class Spectral:
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         """The operator applied to ``v``, a flat vector of the image's size."""
-        spectrum = torch.fft.rfft2(v.view(self.shape)) * self.gains
+        spectrum = torch.fft.rfft2(v.reshape(self.shape)) * self.gains
         smooth: torch.Tensor = torch.fft.irfft2(spectrum, s=self.shape[-2:])
         return smooth.flatten()
 
@@ -85,7 +90,7 @@ class LBFGS:
         self.image = image
         self.bounded = bounded
         self.precondition: Callable[[torch.Tensor], torch.Tensor] = (
-            Spectral(image.shape, image.device) if precondition else _identity
+            Spectral(image.shape, image.device, image.dtype) if precondition else _identity
         )
         # (s, y, 1 / yᵀs) of the last ``history`` steps, oldest first
         self.pairs: deque[tuple[torch.Tensor, torch.Tensor, float]] = deque(maxlen=history)
@@ -110,12 +115,12 @@ class LBFGS:
             self.pairs.clear()
             self.gamma = 1.0
             move = grad.neg().mul_(min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-30)))
-        largest = float(move.abs().max())
-        if largest > MAX_PIXEL_STEP:
-            move.mul_(MAX_PIXEL_STEP / largest)
-        if self.bounded:
+        if self.bounded:  # clipped first, so a pixel pushed past a bound cannot set the cap
             now = self.image.detach().flatten()
             move = (now + move).clamp_(0.0, 1.0).sub_(now)
+        largest = float(move.abs().max())
+        if largest > MAX_PIXEL_STEP:  # shrinking a move keeps it inside the bounds
+            move.mul_(MAX_PIXEL_STEP / largest)
         with torch.no_grad():
             self.image.add_(move.view_as(self.image))
         self.last_grad, self.last_move = grad.clone(), move

@@ -89,6 +89,13 @@ def faster_precision(device_type: str) -> str:
     CPUs differ: some run oneDNN's bf16 convolutions at twice the fp32 rate, others
     (AVX-512 BF16 without AMX, seen on painterly's CI machine) at half of it. The
     probe costs about 0.1 s, once per process.
+
+    The probe runs on one thread. On two threads, with another busy process on the
+    machine, each convolution waited for its second thread's turn on a core: both
+    precisions took the scheduler's 16 ms slice, and the probe picked fp32 on an AMX
+    machine where bf16 is 3–5× faster (measured 2026-11-29: five probes of six during a
+    test run, and a demo of 77 s instead of about 25). One thread measures the
+    arithmetic alone, and the ratio of the two precisions is the same per core.
     """
     device = torch.device(device_type)
     if device.type == "cuda":
@@ -99,11 +106,16 @@ def faster_precision(device_type: str) -> str:
     w = torch.randn(128, 128, 3, 3, device=device).contiguous(memory_format=torch.channels_last)
     pairs = {"fp32": (x, w), "bf16": (x.bfloat16(), w.bfloat16())}
     times = {name: float("inf") for name in pairs}
-    for _ in range(4):  # in turns, the best of each: a loaded machine slows both alike
-        for name, (xd, wd) in pairs.items():
-            start = time.perf_counter()
-            torch.nn.functional.conv2d(xd, wd, padding=1)
-            times[name] = min(times[name], time.perf_counter() - start)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(4):  # in turns, the best of each: a loaded machine slows both alike
+            for name, (xd, wd) in pairs.items():
+                start = time.perf_counter()
+                torch.nn.functional.conv2d(xd, wd, padding=1)
+                times[name] = min(times[name], time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
     return "bf16" if times["bf16"] * 1.15 < times["fp32"] else "fp32"
 
 
