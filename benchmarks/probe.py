@@ -22,7 +22,7 @@ from painterly.extractor import Extractor, build_network
 from painterly.layers import INDEX, LAYERS, deepest
 from painterly.objective import objective_for
 from painterly.runtime import FastPath
-from painterly.vgg import VGG19Features, pack
+from painterly.vgg import VGG19Features, fused_conv, pack
 from painterly.weights import load_weights
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -90,18 +90,12 @@ def conv_pass(
 
     if not packed:
         return once
-    one = [1, 1]
     packs = [(x, bias, pack(weight, x.shape)) for x, weight, bias in convs]
 
     def packed_once() -> None:
         for x, bias, (forward, back) in packs:
-            y = torch.ops.mkldnn._convolution_pointwise(
-                x, forward, bias, one, one, one, 1, "none", [None], ""
-            )
-            grad = torch.ones_like(y)
-            torch.ops.mkldnn._convolution_pointwise(
-                grad, back, None, one, one, one, 1, "none", [None], ""
-            )
+            y = fused_conv(x, forward, bias, "none")
+            fused_conv(torch.ones_like(y), back, None, "none")
 
     return packed_once
 

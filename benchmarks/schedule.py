@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import probe
 import race
 
 from painterly.runtime import faster_precision
@@ -139,7 +140,7 @@ def main() -> None:
             if name != base:
                 # and the median of each round's ratio: the machine's speed swings between
                 # rounds, and a round's runs are minutes apart, not hours
-                paired = [a / b for a, b in zip(by_run[name], by_run[base], strict=True)]
+                paired = probe.paired_ratios(by_run[name], by_run[base])
                 print(
                     f"- {key}: {name} / {base} = {mid[name] / mid[base]:.2f} (medians); "
                     f"{statistics.median(paired):.2f} (median of the rounds' ratios, "

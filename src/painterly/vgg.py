@@ -251,7 +251,9 @@ def pack(w: torch.Tensor, x_shape: Sequence[int]) -> Packs:
     return forward, back
 
 
-def _conv(x: torch.Tensor, weight: torch.Tensor, b: torch.Tensor | None, attr: str) -> torch.Tensor:
+def fused_conv(
+    x: torch.Tensor, weight: torch.Tensor, b: torch.Tensor | None, attr: str
+) -> torch.Tensor:
     """A 3×3 convolution (padding 1) and its post-op ``attr`` in one oneDNN call."""
     y: torch.Tensor = torch.ops.mkldnn._convolution_pointwise(
         x, weight, b, ONE, ONE, ONE, 1, attr, [None], ""
@@ -264,7 +266,7 @@ def _input_grad(
 ) -> torch.Tensor:
     """The gradient of a 3×3 convolution's input (not of its weights)."""
     if packs is not None:
-        return _conv(grad, packs[1], None, "none")
+        return fused_conv(grad, packs[1], None, "none")
     dx: torch.Tensor = torch.ops.aten.convolution_backward(
         grad, x, w, None, ONE, ONE, ONE, False, [0, 0], 1, [True, False, False]
     )[0]
@@ -280,7 +282,7 @@ class _ConvReLU(torch.autograd.Function):
     def forward(
         ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, packs: Packs | None
     ) -> torch.Tensor:
-        y = _conv(x, w if packs is None else packs[0], b, "relu")
+        y = fused_conv(x, w if packs is None else packs[0], b, "relu")
         ctx.save_for_backward(x, w, y)
         ctx.packs = packs
         return y
@@ -306,7 +308,7 @@ class _ConvReLUPool(torch.autograd.Function):
     def forward(
         ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, packs: Packs | None
     ) -> torch.Tensor:
-        y = _conv(x, w if packs is None else packs[0], b, "relu")
+        y = fused_conv(x, w if packs is None else packs[0], b, "relu")
         pooled, where = torch.ops.aten.max_pool2d_with_indices(y, TWO, TWO, [0, 0], ONE, False)
         ctx.save_for_backward(x, w, y, pooled, where)
         ctx.packs = packs
