@@ -238,8 +238,8 @@ def part_scaling(tmp: Path, options: dict[str, Any]) -> None:
     )
     # The client's own cost per item: hash the inputs, write the pair and the manifest line.
     from painterly.batch import plan
-    from painterly.config import Config
-    from painterly.record import write_pair
+    from painterly.config.settings import Config
+    from painterly.transfer.result import write_pair
 
     t0 = time.perf_counter()
     for _ in range(20):

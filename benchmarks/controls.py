@@ -17,9 +17,9 @@ from typing import Any
 from PIL import ImageOps
 
 import painterly
-from painterly import images
-from painterly.samples import bundled
-from painterly.sheets import contact_sheet, save_sheet
+from painterly.files import images
+from painterly.files.samples import bundled
+from painterly.files.sheets import contact_sheet, save_sheet
 
 
 def variants(out: Path) -> dict[str, tuple[list[str], dict[str, Any]]]:

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import race
 
-from painterly.config import Config
-from painterly.score import score
-from painterly.sheets import contact_sheet, save_sheet
+from painterly.config.settings import Config
+from painterly.explain.score import score
+from painterly.files.sheets import contact_sheet, save_sheet
 
 Point = dict[str, float | str]
 

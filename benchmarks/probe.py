@@ -4,7 +4,7 @@ A step's floor is its convolutions: the 13 of the default layers (up to block5_c
 at the step's own shapes, forward and input gradient, channels-last, in the run's
 precision, with no ReLU, pooling, loss or optimiser. :func:`conv_time` times exactly
 that; :func:`Stepper` times painterly's step (network, losses, backward) at the same
-size, with the speed levers of :class:`painterly.runtime.FastPath` on or off.
+size, with the speed levers of :class:`painterly.engine.precision.FastPath` on or off.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from painterly import images
-from painterly.config import Config
-from painterly.extractor import Extractor, build_network
-from painterly.layers import INDEX, LAYERS, deepest
-from painterly.objective import objective_for
-from painterly.runtime import FastPath
-from painterly.vgg import VGG19Features, fused_conv, pack
-from painterly.weights import load_weights
+from painterly.config.settings import Config
+from painterly.engine.evaluator import Extractor, build_network
+from painterly.engine.objective import objective_for
+from painterly.engine.precision import FastPath
+from painterly.files import images
+from painterly.nn.layers import INDEX, LAYERS, deepest
+from painterly.nn.vgg import VGG19Features, fused_conv, pack
+from painterly.nn.weights import load_weights
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
@@ -70,7 +70,7 @@ def conv_pass(
 
     With ``packed`` (bf16 on CPUs), as painterly's step runs them: weights packed for
     oneDNN beforehand and the input gradient as a forward convolution of the flipped
-    kernel (see :func:`painterly.vgg.pack`); otherwise as PyTorch's own calls run them.
+    kernel (see :func:`painterly.nn.vgg.pack`); otherwise as PyTorch's own calls run them.
     """
     dtype = DTYPES[precision]
     layout = torch.channels_last

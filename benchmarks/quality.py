@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import painterly
-from painterly.score import score
-from painterly.sheets import contact_sheet, save_sheet
+from painterly.explain.score import score
+from painterly.files.sheets import contact_sheet, save_sheet
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 VARIANTS: dict[str, dict[str, Any]] = {

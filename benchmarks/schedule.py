@@ -1,7 +1,7 @@
 """Today's schedule against the one before, side by side: the demo (512 px, the bundled
 Tübingen + Starry Night, seed 0) with the defaults and with the schedule painterly had
 until 2026-11-28 (``race.BEFORE``), alternated, each in a child process, with the
-content and style errors of each picture (``painterly.score``).
+content and style errors of each picture (``painterly.explain.score``).
 
 Both run in the precision the probe picks once at the start, so that a probe disturbed
 by the machine's load cannot give the two different ones.
@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import probe
 import race
 
-from painterly.runtime import faster_precision
-from painterly.score import score
+from painterly.engine.precision import faster_precision
+from painterly.explain.score import score
 
 RUNS = {"before": race.BEFORE, "now": ()}
 REPO = Path(__file__).resolve().parents[1]

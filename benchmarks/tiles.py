@@ -25,11 +25,13 @@ from pathlib import Path
 
 import torch
 
-from painterly import images, memory, transfer
-from painterly.config import Config, check_style_weights, make_config
-from painterly.extractor import Extractor, build_network
-from painterly.inputs import prepare
-from painterly.weights import load_weights
+from painterly.config.settings import Config, check_style_weights, make_config
+from painterly.engine import memory
+from painterly.engine.evaluator import Extractor, build_network
+from painterly.files import images
+from painterly.nn.weights import load_weights
+from painterly.transfer import run
+from painterly.transfer.inputs import prepare
 
 SHARED = Path(os.environ.get("PAINTERLY_IMAGES", "/work/shared/images"))
 PHOTO, PAINTING = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
@@ -61,7 +63,7 @@ def section_exact() -> None:
             print(f"{name}: reused {path}")
             continue
         print(f"{name}: starting ({load()})", flush=True)
-        result = transfer.run(replace(cfg, tile=tile), PHOTO, [PAINTING], start=first)
+        result = run.run(replace(cfg, tile=tile), PHOTO, [PAINTING], start=first)
         result.save(path)
         times = [h["time"] for h in result.history]
         per_step = (times[-1] - times[0]) / (len(times) - 1)
@@ -99,7 +101,7 @@ def _speed(precision: str) -> None:
     net = build_network(cfg, load_weights(None), inputs.content, hw, cpu)
     extractor = Extractor(cfg, net, cpu, precision)
     weights = check_style_weights(cfg, 1)
-    objective = transfer._objective(cfg, extractor, inputs, weights, hw, hw)
+    objective = run._objective(cfg, extractor, inputs, weights, hw, hw)
     x = images.resize(inputs.content, hw)
     seconds: dict[str, list[float]] = {"whole": [], "tiled": []}
     for round_ in range(4):
@@ -152,7 +154,7 @@ def section_memory() -> None:
 
 def section_history() -> None:
     for history in (30, 10, 5):
-        result = transfer.stylize(
+        result = run.stylize(
             PHOTO,
             [PAINTING],
             size=384,

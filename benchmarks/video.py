@@ -8,7 +8,7 @@
 Modes: (a) each frame on its own with the defaults, (b) warm start only, (c) warm
 start + temporal loss (the default), (d) + long-term consistency, (d2) two passes.
 For each: Lai et al.'s warping error (and the input's own, the floor), the mean
-style error per frame (``painterly.score``), and seconds per frame (first frame and
+style error per frame (``painterly.explain.score``), and seconds per frame (first frame and
 warm-started ones apart), with the machine's load. Results go to
 ``benchmarks/results/video.json`` and the frame strip to ``docs/images/video-strip.jpg``.
 """
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from painterly import images
-from painterly.config import make_config
-from painterly.samples import bundled, moving_clip
-from painterly.score import score
-from painterly.transfer import stylize
-from painterly.video import STATE, VideoSettings, clip_identity, render
+from painterly.config.settings import make_config
+from painterly.explain.score import score
+from painterly.files import images
+from painterly.files.samples import bundled, moving_clip
+from painterly.transfer.run import stylize
+from painterly.video.render import STATE, VideoSettings, clip_identity, render
 
 ROOT = Path(__file__).resolve().parents[1]
 SINTEL = Path("/work/shared/video/sintel")

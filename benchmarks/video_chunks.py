@@ -19,13 +19,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from painterly import clips
-from painterly.chunks import Chunking, seam_errors, spans
-from painterly.config import make_config
-from painterly.runners import InProcess
-from painterly.samples import bundled, moving_clip
-from painterly.video import VideoSettings, render
-from painterly.video_chunks import ClipJob, render_chunked
+from painterly.cluster.runners import InProcess
+from painterly.config.settings import make_config
+from painterly.files.samples import bundled, moving_clip
+from painterly.video import clips
+from painterly.video.chunking import Chunking, seam_errors, spans
+from painterly.video.parallel import ClipJob, render_chunked
+from painterly.video.render import VideoSettings, render
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = bundled("starry_night.jpg")

@@ -23,7 +23,7 @@ from dask_procs import SRC, Cluster, listening, wait_for
 from painterly.batch import BatchProgress, batch, plan
 from painterly.cli import main
 from painterly.cli.batch import spread_styles
-from painterly.config import Config
+from painterly.config.settings import Config
 from painterly.errors import ConfigError
 
 FAST: dict[str, Any] = {"size": 64, "iterations": 4, "scales": 2}

@@ -15,13 +15,13 @@ _os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from ._version import __version__
 from .batch import BatchResult, batch
-from .config import Config, make_config
+from .config.settings import Config, make_config
+from .engine.precision import keep_freed_memory as _keep_freed_memory
 from .errors import PainterlyError
-from .record import Result
-from .runtime import keep_freed_memory as _keep_freed_memory
-from .transfer import Progress, stylize
-from .video import VideoSettings, video
-from .video_chunks import videos
+from .transfer.result import Result
+from .transfer.run import Progress, stylize
+from .video.parallel import videos
+from .video.render import VideoSettings, video
 
 # And freed buffers stay with the process for the next step to reuse (see there).
 _keep_freed_memory()

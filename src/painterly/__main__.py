@@ -1,5 +1,5 @@
 """``python -m painterly``."""
 
-from painterly.cli import main
+from .cli import main
 
 raise SystemExit(main())

@@ -15,7 +15,7 @@ from conftest import FailsWith
 from painterly.cli import main
 from painterly.cli.options import gather_lists
 
-SKY = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "tubingen_sky.png"
+SKY = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data" / "tubingen_sky.png"
 FAST = ["--size", "48", "--iterations", "3", "--seed", "0", "-q"]
 
 
@@ -227,7 +227,7 @@ def test_ctrl_c_and_sigterm_keep_the_image_reached(
 def test_controls_on_the_command_line(
     tmp_path: Path, content_path: Path, style_path: Path, style2_path: Path
 ) -> None:
-    sky = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "tubingen_sky.png"
+    sky = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data" / "tubingen_sky.png"
     out = tmp_path / "ctl.png"
     argv = ["stylize", str(content_path), str(style_path), str(style2_path), "-o", str(out)]
     options = ["--mask", f"0={sky}", "--preserve-colors", "histogram", "--strength", "0.8"]

@@ -22,10 +22,10 @@ import torch
 from PIL import Image
 
 from dask_procs import SRC, Cluster, free_port, listening, stop, wait_for
-from painterly import remote
 from painterly.cli import main
-from painterly.remote import Watch, progress_of
-from painterly.transfer import Progress
+from painterly.cluster import studio
+from painterly.cluster.studio import Watch, progress_of
+from painterly.transfer.run import Progress
 from studio_http import BUNDLE, Studio
 
 
@@ -66,12 +66,12 @@ def test_watch_sends_numbers_now_and_then_and_a_picture_per_scale(
     assert {topic for topic, _ in worker.sent} == {"topic"}
     for _, message in worker.sent:
         msgpack.packb(message)  # what Dask's log_event needs
-    monkeypatch.setattr(remote, "NUMBERS_EVERY", 0.0)
+    monkeypatch.setattr(studio, "NUMBERS_EVERY", 0.0)
     assert watch(_step(5, 1))
     assert "picture" not in worker.sent[-1][1]
     flag.up = True
     assert watch(_step(6, 1))  # the flag is looked at once a second only
-    watch.looked = time.monotonic() - remote.STOP_EVERY
+    watch.looked = time.monotonic() - studio.STOP_EVERY
     assert watch(_step(7, 1)) is False and watch(_step(8, 1)) is False
 
 

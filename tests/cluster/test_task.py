@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from painterly.config import Config
-from painterly.task import Task, read_files, run_task
+from painterly.cluster.task import Task, read_files, run_task
+from painterly.config.settings import Config
 
 
 def test_masks_and_init_travel_as_bytes_and_the_run_uses_the_copies(

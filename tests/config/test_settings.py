@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from painterly.config import FIELDS, Config, check_style_weights, layer_weight_map, make_config
+from painterly.config.settings import (
+    FIELDS,
+    Config,
+    check_style_weights,
+    layer_weight_map,
+    make_config,
+)
 from painterly.errors import ConfigError
 
 
@@ -52,7 +58,7 @@ def test_layer_weights_default_equal() -> None:
     assert len(weights) == 5 and len(set(weights.values())) == 1
 
 
-SKY = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data" / "tubingen_sky.png"
+SKY = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data" / "tubingen_sky.png"
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from painterly import images
-from painterly.config import Config
-from painterly.extractor import Extractor, build_network
-from painterly.objective import objective_for
-from painterly.runtime import FAST_PATH, SLOW_PATH, FastPath
-from painterly.weights import load_weights
+from painterly.config.settings import Config
+from painterly.engine.evaluator import Extractor, build_network
+from painterly.engine.objective import objective_for
+from painterly.engine.precision import FAST_PATH, SLOW_PATH, FastPath
+from painterly.files import images
+from painterly.nn.weights import load_weights
 
 HW = (40, 56)
 

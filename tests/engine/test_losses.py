@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from painterly import losses
-from painterly.losses import (
+from painterly.engine import losses
+from painterly.engine.losses import (
     ContentLoss,
     GramStyleLoss,
     content_loss,
@@ -90,7 +90,7 @@ def test_total_variation_is_zero_for_flat_image() -> None:
 
 
 def test_trace_sqrt_gradient_and_psd_sqrt() -> None:
-    from painterly.losses import psd_sqrt, trace_sqrt
+    from painterly.engine.losses import psd_sqrt, trace_sqrt
 
     a = torch.randn(5, 5, dtype=torch.float64)
     s = a @ a.T + 0.1 * torch.eye(5, dtype=torch.float64)
@@ -102,7 +102,7 @@ def test_trace_sqrt_gradient_and_psd_sqrt() -> None:
 
 
 def test_wasserstein_of_gaussians_by_hand() -> None:
-    from painterly.losses import W2StyleLoss, trace_sqrt, wasserstein2
+    from painterly.engine.losses import W2StyleLoss, trace_sqrt, wasserstein2
 
     # 1-D Gaussians: W2^2 = (m1 - m2)^2 + (s1 - s2)^2
     one = torch.ones(1, 1, dtype=torch.float64)

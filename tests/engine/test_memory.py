@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from painterly import memory
+from painterly.engine import memory
 from painterly.errors import ConfigError
 
 

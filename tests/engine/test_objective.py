@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from painterly.config import Config
+from painterly.config.settings import Config
+from painterly.engine.losses import content_loss, gram_per_position, total_variation
+from painterly.engine.objective import Objective, objective_for
 from painterly.errors import ConfigError
-from painterly.losses import content_loss, gram_per_position, total_variation
-from painterly.objective import Objective, objective_for
 
 
 def features(seed: int) -> dict[str, torch.Tensor]:

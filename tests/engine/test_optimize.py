@@ -8,8 +8,8 @@ from functools import partial
 import pytest
 import torch
 
-from painterly.objective import LossTerms
-from painterly.optimize import (
+from painterly.engine.objective import LossTerms
+from painterly.engine.optimize import (
     GD_FIRST_STEP,
     KNEE,
     LONGEST,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import torch
 
-from painterly import runtime
+from painterly.engine import precision
+from painterly.engine.precision import faster_precision, pick_device, resolve_precision
 from painterly.errors import ConfigError
-from painterly.runtime import faster_precision, pick_device, resolve_precision
 
 
 def _available(monkeypatch: pytest.MonkeyPatch, cuda: bool, mps: bool) -> None:
@@ -58,8 +58,8 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Clock]:
     fake = _Clock({})
-    monkeypatch.setattr(runtime, "bf16_supported", lambda device: True)
-    monkeypatch.setattr(runtime, "time", SimpleNamespace(perf_counter=fake))
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: True)
+    monkeypatch.setattr(precision, "time", SimpleNamespace(perf_counter=fake))
     monkeypatch.setattr(torch.nn.functional, "conv2d", fake.conv2d)
     yield fake
 
@@ -98,14 +98,14 @@ def test_the_probe_convolves_on_one_thread_and_restores_the_count(
 
 
 def test_no_probe_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "bf16_supported", lambda device: False)
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: False)
     assert faster_precision.__wrapped__("cpu") == "fp32"
 
 
 def test_resolve_keeps_an_explicit_precision_and_asks_for_auto(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runtime, "faster_precision", lambda device_type: "bf16")
+    monkeypatch.setattr(precision, "faster_precision", lambda device_type: "bf16")
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
     with pytest.raises(ConfigError, match="not supported on mps") as info:
@@ -146,9 +146,9 @@ def test_freed_buffers_are_reused_not_faulted_in_again() -> None:
 
 def test_keep_freed_memory_leaves_a_users_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
-    assert runtime.keep_freed_memory() is False
+    assert precision.keep_freed_memory() is False
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
     monkeypatch.setenv("PAINTERLY_KEEP_FREED", "0")
-    assert runtime.keep_freed_memory() is False
+    assert precision.keep_freed_memory() is False
     monkeypatch.delenv("PAINTERLY_KEEP_FREED")
-    assert runtime.keep_freed_memory() is sys.platform.startswith("linux")
+    assert precision.keep_freed_memory() is sys.platform.startswith("linux")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from painterly.targets import FeatureCache, fingerprint
+from painterly.engine.targets import FeatureCache, fingerprint
 
 
 class Counter:

@@ -8,14 +8,17 @@ from typing import Any
 import pytest
 import torch
 
-from painterly import Progress, images, stylize, tiles, transfer
-from painterly.config import Config, check_style_weights
-from painterly.extractor import Extractor, build_network
-from painterly.inputs import prepare
-from painterly.objective import LossTerms
-from painterly.weights import load_weights
+from painterly import Progress, stylize
+from painterly.config.settings import Config, check_style_weights
+from painterly.engine import tiles
+from painterly.engine.evaluator import Extractor, build_network
+from painterly.engine.objective import LossTerms
+from painterly.files import images
+from painterly.nn.weights import load_weights
+from painterly.transfer import run
+from painterly.transfer.inputs import prepare
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
+DATA = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data"
 SKY = DATA / "tubingen_sky.png"
 
 
@@ -61,7 +64,7 @@ def _evaluate(
     net = build_network(cfg, load_weights(cfg.weights), inputs.content, hw, cpu)
     extractor = Extractor(cfg, net, cpu, precision)
     weights = check_style_weights(cfg, len(styles))
-    objective = transfer._objective(cfg, extractor, inputs, weights, hw, hw)
+    objective = run._objective(cfg, extractor, inputs, weights, hw, hw)
     objective.extra = extra
     noise = torch.rand((1, 3, *hw), generator=torch.Generator().manual_seed(0))
     start = 0.7 * images.resize(inputs.content, hw) + 0.3 * noise

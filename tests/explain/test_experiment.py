@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from conftest import FailsWith
-from painterly import experiment
 from painterly.cli import main
 from painterly.errors import ConfigError
+from painterly.explain import experiment
 
 GRID = """
 preset = "default"

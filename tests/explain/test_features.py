@@ -8,27 +8,28 @@ from typing import Any
 import pytest
 import torch
 
-from painterly import explain, images
 from painterly.errors import ConfigError
+from painterly.explain import features
+from painterly.files import images
 
 
 def test_feature_maps_have_the_layers_shapes(content_path: Path) -> None:
-    maps = explain.feature_maps(content_path, ["block1_conv1", "block3_conv2"], size=64)
+    maps = features.feature_maps(content_path, ["block1_conv1", "block3_conv2"], size=64)
     assert maps["block1_conv1"].shape == (64, 48, 64)
     assert maps["block3_conv2"].shape == (256, 12, 16)
     with pytest.raises(ConfigError, match="block3_conv2"):
-        explain.feature_maps(content_path, ["block3_conv22"])
+        features.feature_maps(content_path, ["block3_conv22"])
 
 
 def test_top_filters_are_the_strongest_first() -> None:
     maps = torch.zeros(5, 2, 2)
     maps[3] = 4
     maps[1] = 2
-    assert explain.top_filters(maps, 2) == [3, 1]
+    assert features.top_filters(maps, 2) == [3, 1]
 
 
 def test_toy_gram_numbers() -> None:
-    toy = explain.toy_gram()
+    toy = features.toy_gram()
     # red = 1 0 / 1 0 / 1 0, blue = 1 0 / 0.5 0 / 1 0.5
     assert toy["gram"].tolist() == [[3.0, 2.5], [2.5, 2.5]]
     torch.testing.assert_close(
@@ -39,8 +40,8 @@ def test_toy_gram_numbers() -> None:
 
 
 def test_correlation_is_a_normalised_symmetric_matrix(style_path: Path) -> None:
-    fmap = explain.feature_maps(style_path, ["block1_conv1"], size=64)["block1_conv1"]
-    corr = explain.correlation(fmap)
+    fmap = features.feature_maps(style_path, ["block1_conv1"], size=64)["block1_conv1"]
+    corr = features.correlation(fmap)
     assert corr.shape == (64, 64)
     torch.testing.assert_close(corr, corr.T)
     fired = fmap.flatten(1).abs().sum(1) > 0
@@ -52,22 +53,22 @@ def test_strongest_pairs_skip_the_diagonal() -> None:
     m = torch.eye(4)
     m[0, 2] = m[2, 0] = 0.9
     m[1, 3] = m[3, 1] = 0.5
-    pairs = explain.strongest_pairs(m, 2)
+    pairs = features.strongest_pairs(m, 2)
     assert [(p.first, p.second) for p in pairs] == [(0, 2), (1, 3)]
     assert pairs[0].value == pytest.approx(0.9)
 
 
 def test_shallow_content_layers_keep_more_pixels_than_deep(content_path: Path) -> None:
     kw: dict[str, Any] = {"size": 64, "iterations": 60, "seed": 0}
-    shallow = explain.reconstruct(content_path, content_layer="block1_conv2", **kw)
-    deep = explain.reconstruct(content_path, content_layer="block5_conv2", **kw)
+    shallow = features.reconstruct(content_path, content_layer="block1_conv2", **kw)
+    deep = features.reconstruct(content_path, content_layer="block5_conv2", **kw)
     photo = images.resize(images.load_image(content_path), (48, 64))
     assert (shallow.image - photo).pow(2).mean() < (deep.image - photo).pow(2).mean()
     assert shallow.history[-1]["content"] < 0.1 * shallow.history[0]["content"]
 
 
 def test_style_reconstruction_keeps_colours_not_layout(style_path: Path) -> None:
-    result = explain.reconstruct(style_path, style_layers=["block1_conv1"], size=48, iterations=20)
+    result = features.reconstruct(style_path, style_layers=["block1_conv1"], size=48, iterations=20)
     assert result.history[-1]["style"] < 0.1 * result.history[0]["style"]
     painting = images.resize(
         images.load_image(style_path), (result.image.shape[-2], result.image.shape[-1])
@@ -81,15 +82,15 @@ def test_style_reconstruction_keeps_colours_not_layout(style_path: Path) -> None
     # … but not where things are: it stays far from the painting pixel by pixel.
     assert (result.image - painting).pow(2).mean() > 0.5 * (noise - painting).pow(2).mean()
     with pytest.raises(ValueError, match="either"):
-        explain.reconstruct(style_path)
+        features.reconstruct(style_path)
 
 
 def test_feature_maps_too_small_for_the_layer_name_the_size(content_path: Path) -> None:
     with pytest.raises(
         ConfigError, match=r"32×24 px, under the 32 px .* block5_pool needs: use size 42"
     ):
-        explain.feature_maps(content_path, ["block5_pool"], size=32)
-    assert explain.feature_maps(content_path, ["block5_pool"], size=42)["block5_pool"].shape == (
+        features.feature_maps(content_path, ["block5_pool"], size=32)
+    assert features.feature_maps(content_path, ["block5_pool"], size=42)["block5_pool"].shape == (
         512,
         1,
         1,

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from painterly import explain, figures
+from painterly.explain import features, figures
 
 
 def texts(fig: Any) -> str:
@@ -32,7 +32,7 @@ def test_feature_grid_labels_every_row_and_map(tmp_path: Path) -> None:
 
 def test_gram_figure_shows_panels_difference_and_pairs(tmp_path: Path) -> None:
     a, b = torch.rand(8, 8), torch.rand(8, 8)
-    pairs = explain.strongest_pairs(a, 3)
+    pairs = features.strongest_pairs(a, 3)
     fig = figures.gram_figure([("a.jpg", a), ("b.jpg", b)], pairs, "t", (a - b).abs())
     words = texts(fig)
     assert "a.jpg" in words and "b.jpg" in words and "|difference|" in words

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from painterly import memory
+from painterly.engine import memory
 from painterly.errors import ConfigError, ImageError
-from painterly.score import score
+from painterly.explain.score import score
 
 
 def test_an_output_smaller_than_the_layers_need_is_refused(

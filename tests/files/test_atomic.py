@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from painterly import outputs
 from painterly.errors import OutputError, SavedElsewhere
+from painterly.files import atomic
 
 
 def test_check_writable_names_the_real_cause(tmp_path: Path) -> None:
-    outputs.check_writable(tmp_path / "ok.png")
+    atomic.check_writable(tmp_path / "ok.png")
     assert list(tmp_path.iterdir()) == []  # the probe is removed
     (tmp_path / "dir.png").mkdir()
     with pytest.raises(OutputError, match="is a folder"):
-        outputs.check_writable(tmp_path / "dir.png")
+        atomic.check_writable(tmp_path / "dir.png")
     with pytest.raises(OutputError, match="does not exist: create it first"):
-        outputs.check_writable(tmp_path / "none" / "x.png")
+        atomic.check_writable(tmp_path / "none" / "x.png")
     with pytest.raises(OutputError, match="new files cannot be created in that folder"):
-        outputs.check_writable(Path("/proc/self/o.png"))
+        atomic.check_writable(Path("/proc/self/o.png"))
 
 
 def test_read_only_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +30,7 @@ def test_read_only_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(OutputError, match="no permission to write in its folder"):
-        outputs.check_writable(tmp_path / "x.png")
+        atomic.check_writable(tmp_path / "x.png")
 
 
 def test_stale_parts_of_the_same_name_are_removed(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_stale_parts_of_the_same_name_are_removed(tmp_path: Path) -> None:
     other = tmp_path / ".other.png.k3j2.part"
     stale.write_bytes(b"killed at the rename")
     other.write_bytes(b"another output's")
-    outputs.atomic_write(tmp_path / "out.png", lambda part: part.write_bytes(b"new"))
+    atomic.atomic_write(tmp_path / "out.png", lambda part: part.write_bytes(b"new"))
     assert (tmp_path / "out.png").read_bytes() == b"new"
     assert not stale.exists() and other.exists()
     assert not (tmp_path / ".out.png.lock").exists()
@@ -55,7 +55,7 @@ def test_write_or_fallback_keeps_the_file(tmp_path: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(SavedElsewhere, match="the disk is full") as info:
-        outputs.write_or_fallback(target, lambda part: part.write_bytes(b"weights"))
+        atomic.write_or_fallback(target, lambda part: part.write_bytes(b"weights"))
     spare = Path(info.value.path)
     assert spare.read_bytes() == b"weights" and str(spare) in str(info.value)
     assert not target.exists() and list(tmp_path.iterdir()) == []

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image, ImageCms, JpegImagePlugin
 
-from painterly import images
 from painterly.errors import ImageError, OutputError
+from painterly.files import images
 
 
 def save(img: Image.Image, path: Path, **kw: Any) -> Path:

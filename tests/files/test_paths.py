@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from painterly.errors import ConfigError, ImageError
-from painterly.paths import check_readable
+from painterly.files.paths import check_readable
 
 
 def test_each_cause_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from painterly import download as D
-from painterly import weights as W
 from painterly.errors import WeightsError
+from painterly.nn import download as D
+from painterly.nn import weights as W
 
 
 def _fake_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, prefix: str | None) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from painterly.errors import ConfigError
-from painterly.layers import CONV_NAMES, LAYER_NAMES, check_layer, deepest, layer_shapes
+from painterly.nn.layers import CONV_NAMES, LAYER_NAMES, check_layer, deepest, layer_shapes
 
 
 def test_names_follow_the_keras_convention() -> None:

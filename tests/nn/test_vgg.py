@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 
 import painterly
-from painterly import images
-from painterly.vgg import VGG19Features, conv_relu, conv_relu_pool, fusable, pack
-from painterly.weights import load_weights
+from painterly.files import images
+from painterly.nn.vgg import VGG19Features, conv_relu, conv_relu_pool, fusable, pack
+from painterly.nn.weights import load_weights
 
 
 def test_calibrated_average_pooling_keeps_magnitudes(content_path: Path) -> None:

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from painterly import weights as W
 from painterly.errors import WeightsError
-from painterly.layers import CONV_NAMES
+from painterly.nn import weights as W
+from painterly.nn.layers import CONV_NAMES
 
 CHANNELS = dict(zip(CONV_NAMES, (64, 64, 128, 128, *[256] * 4, *[512] * 8), strict=True))
 

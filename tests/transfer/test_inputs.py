@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import painterly
-from painterly import images
-from painterly.config import Config
+from painterly.config.settings import Config
 from painterly.errors import ConfigError
-from painterly.inputs import blend, check_style_sizes, style_size
+from painterly.files import images
+from painterly.transfer.inputs import blend, check_style_sizes, style_size
 
 
 def test_strength_zero_returns_the_photo(content_path: Path, style_path: Path) -> None:

@@ -10,12 +10,13 @@ import torch
 from PIL import Image
 
 import painterly
-from painterly import images, regions
-from painterly.config import parse_mask
+from painterly.config.settings import parse_mask
+from painterly.engine.losses import GramStyleLoss, gram_per_position
 from painterly.errors import ConfigError
-from painterly.losses import GramStyleLoss, gram_per_position
-from painterly.vgg import VGG19Features
-from painterly.weights import load_weights
+from painterly.files import images
+from painterly.nn.vgg import VGG19Features
+from painterly.nn.weights import load_weights
+from painterly.transfer import regions
 
 
 def half_mask(path: Path, size: tuple[int, int], left_white: bool) -> Path:

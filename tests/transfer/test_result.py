@@ -14,11 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
-from painterly import outputs
-from painterly import record as records
-from painterly.config import Config
+from painterly.config.settings import Config
 from painterly.errors import ConfigError, SavedElsewhere
-from painterly.record import Result, write_json
+from painterly.files import atomic
+from painterly.transfer import result as records
+from painterly.transfer.result import Result, write_json
 
 
 def result(**changes: object) -> Result:
@@ -100,14 +100,14 @@ def test_no_room_for_the_record_keeps_the_old_pair(
 ) -> None:
     out = pair(tmp_path, 0.5, "old")
     before = out.read_bytes(), out.with_suffix(".json").read_text()
-    real = outputs.write_part
+    real = atomic.write_part
 
     def full(path: Path, write: object) -> Path:
         if path.suffix == ".json":
             raise OSError(28, "No space left on device")
         return real(path, write)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(outputs, "write_part", full)
+    monkeypatch.setattr(atomic, "write_part", full)
     with pytest.raises(OSError):
         pair(tmp_path, 0.9, "new")
     assert (out.read_bytes(), out.with_suffix(".json").read_text()) == before

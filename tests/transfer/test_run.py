@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import painterly
-from painterly import images
+from painterly.engine.loop import nonfinite_loss
 from painterly.errors import ConfigError
-from painterly.loop import nonfinite_loss
-from painterly.transfer import Progress, schedule
+from painterly.files import images
+from painterly.transfer.run import Progress, schedule
 
 SMALL: dict[str, Any] = {"size": 64, "seed": 1}
 
@@ -127,7 +127,7 @@ def test_the_default_schedule_gives_the_fine_scales_the_most_steps() -> None:
 
 
 def test_split_steps_tapers_towards_the_fine_scales() -> None:
-    from painterly.transfer import split_steps
+    from painterly.transfer.run import split_steps
 
     # An even split leaves the remainder to the finest scales, as it always did.
     assert split_steps(10, 3, 1.0) == [3, 3, 4] and split_steps(2, 3, 1.0) == [0, 1, 1]
@@ -139,8 +139,8 @@ def test_split_steps_tapers_towards_the_fine_scales() -> None:
 
 
 def test_a_finer_scale_starts_with_the_photos_detail(content_path: Path) -> None:
-    from painterly.inputs import prepare
-    from painterly.transfer import _enlarged
+    from painterly.transfer.inputs import prepare
+    from painterly.transfer.run import _enlarged
 
     cfg = painterly.make_config(size=128)
     inputs = prepare(cfg, content_path, [content_path])
@@ -180,7 +180,7 @@ def test_result_saves_image_and_record(
 
 
 def test_a_scales_share_of_the_time_follows_its_planned_cost() -> None:
-    from painterly.transfer import share_of
+    from painterly.transfer.run import share_of
 
     plan = [((10, 10), 10), ((20, 20), 10)]
     assert share_of(plan, 0, 10.0) == 2.0 and share_of(plan, 1, 8.0) == 8.0
@@ -232,7 +232,7 @@ def test_averaging_returns_the_mean_of_the_iterates(content_path: Path, style_pa
 
 
 def test_evaluate_scores_the_objective(content_path: Path, style_path: Path) -> None:
-    from painterly.transfer import evaluate
+    from painterly.transfer.run import evaluate
 
     photo = images.resize(images.load_image(content_path), (48, 64))
     terms = evaluate(photo, content_path, [style_path])
@@ -244,7 +244,7 @@ def test_evaluate_scores_the_objective(content_path: Path, style_path: Path) -> 
 def test_stop_before_any_step_still_gives_a_result(
     content_path: Path, style_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from painterly.optimize import PixelOptimizer
+    from painterly.engine.optimize import PixelOptimizer
 
     def interrupted(self: PixelOptimizer, evaluate: object) -> None:
         raise KeyboardInterrupt  # Ctrl-C during the very first step

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from painterly.chunks import Chunking, fade, seam_errors, seams, spans, stitch
 from painterly.errors import ConfigError
-from painterly.flow import FlowSettings
-from painterly.samples import moving_clip
+from painterly.files.samples import moving_clip
+from painterly.video.chunking import Chunking, fade, seam_errors, seams, spans, stitch
+from painterly.video.flow import FlowSettings
 
 
 def test_chunks_cover_the_clip_and_share_the_overlap() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from painterly import flow
+from painterly.video import flow
 
 
 def texture(h: int = 32, w: int = 48, seed: int = 0) -> np.ndarray:

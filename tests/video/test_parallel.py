@@ -12,16 +12,16 @@ from typing import Any
 
 import psutil
 import pytest
+from test_render import write_frames
 
 from conftest import DATA, FailsWith
 from dask_procs import Cluster, wait_for
-from painterly import clips
-from painterly.chunks import Chunking
 from painterly.cli import main
-from painterly.samples import moving_clip
-from painterly.video import VideoSettings
-from painterly.video_chunks import ChunkProgress, ClipJob, plan_jobs, videos
-from test_video import write_frames
+from painterly.files.samples import moving_clip
+from painterly.video import clips
+from painterly.video.chunking import Chunking
+from painterly.video.parallel import ChunkProgress, ClipJob, plan_jobs, videos
+from painterly.video.render import VideoSettings
 
 FAST: dict[str, Any] = {"size": 48, "iterations": 6, "scales": 1, "seed": 0}
 FAST_ARGS = ["--size", "48", "--iterations", "6", "--scales", "1", "--frame-iterations", "3"]

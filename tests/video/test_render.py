@@ -18,12 +18,14 @@ import pytest
 from PIL import Image
 
 from conftest import FailsWith
-from painterly import clips
 from painterly.cli import main
-from painterly.samples import moving_clip
-from painterly.video import FrameProgress, VideoSettings
+from painterly.files.samples import moving_clip
+from painterly.video import clips
+from painterly.video.render import FrameProgress, VideoSettings
 
-video = importlib.import_module("painterly.video")  # the module: painterly.video is the function
+video = importlib.import_module(
+    "painterly.video.render"
+)  # the module: painterly.video.render is the function
 FAST = {"size": 48, "iterations": 8, "seed": 0}
 QUICK = VideoSettings(frame_iterations=4)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from painterly.flow import FlowSettings
-from painterly.temporal import Neighbours, TemporalLoss, neighbours, warm_start
+from painterly.video.flow import FlowSettings
+from painterly.video.temporal import Neighbours, TemporalLoss, neighbours, warm_start
 
 
 def test_temporal_loss_weighs_the_squared_difference_per_pixel() -> None:

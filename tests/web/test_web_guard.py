@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
 from painterly.cli import main
-from painterly.samples import bundled
+from painterly.files.samples import bundled
 from painterly.web.guard import Access
 from studio_http import BUNDLE, TINY, Studio, free_port, png
 

@@ -18,8 +18,8 @@ import pytest
 
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
-from painterly import images
-from painterly.samples import bundled
+from painterly.files import images
+from painterly.files.samples import bundled
 from painterly.web import inside as inside_module
 from painterly.web import store as store_module
 from painterly.web.guard import Access

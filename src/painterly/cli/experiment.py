@@ -8,12 +8,14 @@ from typing import Any
 
 import click
 
-from .. import experiment, figures, images, runners
-from ..config import INITS, PRESETS
+from ..cluster import runners
+from ..config.settings import INITS, PRESETS
 from ..errors import ConfigError, ImageError
-from ..grid_tasks import run_grid_on
-from ..sheets import contact_sheet, save_sheet
-from ..transfer import Progress
+from ..explain import experiment, figures
+from ..explain.grid_tasks import run_grid_on
+from ..files import images
+from ..files.sheets import contact_sheet, save_sheet
+from ..transfer.run import Progress
 from . import signals
 
 

@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 import torch
 
-from .. import explain, figures, images
-from ..config import STYLE_LAYERS
+from ..config.settings import STYLE_LAYERS
 from ..errors import ConfigError
-from ..layers import check_layer
-from ..record import Result
-from ..sheets import Cell, contact_sheet, save_sheet
+from ..explain import features as inside
+from ..explain import figures
+from ..files import images
+from ..files.sheets import Cell, contact_sheet, save_sheet
+from ..nn.layers import check_layer
+from ..transfer.result import Result
 
 _OUT = click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="output PNG"
@@ -72,9 +74,9 @@ def features(
       painterly features photo.jpg --layers block3_conv1 --top 8 -o strongest.png
     """
     _png(output)
-    layers = _names(layer_list, explain.FIRST_TEN)
+    layers = _names(layer_list, inside.FIRST_TEN)
     picture = images.load_image(image, max(size, 160))  # large files decoded smaller
-    maps = explain.feature_maps(picture, layers, size)
+    maps = inside.feature_maps(picture, layers, size)
     wanted = _indices(filters)
     chosen: dict[str, list[int]] = {}
     for layer, fmap in maps.items():
@@ -86,7 +88,7 @@ def features(
                 )
             chosen[layer] = wanted
         else:
-            chosen[layer] = explain.top_filters(fmap, top) if top else list(range(first))
+            chosen[layer] = inside.top_filters(fmap, top) if top else list(range(first))
     how = "strongest filters" if top and filters is None else "filters"
     thumb = images.resize_longest(picture, 160)
     fig = figures.feature_grid(maps, chosen, f"{image.name}: {how} of VGG-19 ({size} px)", thumb)
@@ -132,9 +134,9 @@ def gram(
     sources = [image] if compare is None else [image, compare]
     panels = []
     for source in sources:
-        fmap = explain.feature_maps(source, [layer], size)[layer]
-        panels.append((source.name, explain.correlation(fmap[:count])))
-    top = explain.strongest_pairs(panels[0][1], pairs)
+        fmap = inside.feature_maps(source, [layer], size)[layer]
+        panels.append((source.name, inside.correlation(fmap[:count])))
+    top = inside.strongest_pairs(panels[0][1], pairs)
     difference = None
     title = f"Filter correlations at {layer} (first {panels[0][1].shape[0]} filters, {size} px)"
     if compare is not None:
@@ -149,7 +151,7 @@ def gram(
 
 def toy_text() -> str:
     """The worked example as text."""
-    toy = explain.toy_gram()
+    toy = inside.toy_gram()
     red, blue = toy["features"].tolist()
 
     def rows(m: list[list[float]]) -> str:
@@ -218,7 +220,7 @@ def reconstruct(
 
     def run(content: str | None, styles: Sequence[str] | None) -> Result:
         source = style_image if styles is not None and style_image is not None else image
-        return explain.reconstruct(source, content, styles, size, iterations, seed)
+        return inside.reconstruct(source, content, styles, size, iterations, seed)
 
     if not every:
         styles = None if style_layers is None else _names(style_layers, STYLE_LAYERS)
@@ -226,9 +228,9 @@ def reconstruct(
         click.echo(f"Wrote {output}")
         return
     cells: list[Cell] = []
-    for layer in explain.CONTENT_ROW:
+    for layer in inside.CONTENT_ROW:
         cells.append((run(layer, None).to_pil(), f"content of {layer}"))
-    for layers in explain.style_rows():
+    for layers in inside.style_rows():
         shown = run(None, layers)
         more = f"\n… {layers[-1]} ({len(layers)} layers)" if len(layers) > 1 else "\n(1 layer)"
         cells.append((shown.to_pil(), f"style of {layers[0]}{more}"))

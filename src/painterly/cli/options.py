@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..config import FIELDS, PRESETS, Config
+from ..config.fields import FLAG, LISTS, NUMBERS, FieldSpec
+from ..config.settings import FIELDS, PRESETS, Config
 from ..errors import ConfigError
-from ..fields import FLAG, LISTS, NUMBERS, FieldSpec
 
 LIST_FIELDS = {name for name, spec in FIELDS.items() if spec.kind in LISTS and spec.option}
 NUMBER_LISTS = {name for name in LIST_FIELDS if FIELDS[name].kind == NUMBERS} | {"filters"}
@@ -50,7 +50,7 @@ def gather_lists(argv: Sequence[str]) -> list[str]:
 
 class FieldType(click.ParamType):  # type: ignore[type-arg]  # generic in recent click
     """A Config field as a click type: its words parsed by the field's own
-    :meth:`~painterly.fields.FieldSpec.parse`."""
+    :meth:`~painterly.config.fields.FieldSpec.parse`."""
 
     def __init__(self, spec: FieldSpec) -> None:
         self.spec = spec

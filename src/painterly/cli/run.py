@@ -11,13 +11,14 @@ from typing import Any
 
 import click
 
-from .. import figures, images
-from ..config import make_config
+from ..config.settings import make_config
 from ..errors import OutputError
-from ..inputs import blend as blend_images
-from ..record import Result
-from ..samples import bundled
-from ..transfer import Progress, ProgressFn, run
+from ..explain import figures
+from ..files import images
+from ..files.samples import bundled
+from ..transfer.inputs import blend as blend_images
+from ..transfer.result import Result
+from ..transfer.run import Progress, ProgressFn, run
 from . import signals
 from .options import config_options
 

@@ -14,7 +14,7 @@ import click
 from ..errors import PainterlyError
 
 if TYPE_CHECKING:
-    from ..remote import ClusterRuns
+    from ..cluster.studio import ClusterRuns
 
 
 @click.command(short_help="Open the local web studio.")
@@ -130,7 +130,7 @@ def serve(
 def _cluster(address: str) -> ClusterRuns:
     """The studio's runner on the scheduler at ``address`` (PainterlyError if it cannot
     be reached or has no workers, within 25 s)."""
-    from ..remote import ClusterRuns
-    from ..runners import connect
+    from ..cluster.runners import connect
+    from ..cluster.studio import ClusterRuns
 
     return ClusterRuns(connect(address))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from .. import outputs
-from .. import weights as weights_mod
-from ..download import download
 from ..errors import WeightsError
-from ..layers import layer_shapes
-from ..score import score as score_fn
+from ..explain.score import score as score_fn
+from ..files import atomic
+from ..nn import weights as weights_mod
+from ..nn.download import download
+from ..nn.layers import layer_shapes
 
 
 @click.command()
@@ -89,7 +89,7 @@ def export(output: Path, source: str | None) -> None:
     """Write the weights as .safetensors (with their input convention)."""
     if output.suffix != ".safetensors":
         raise click.BadParameter(f"'{output}' must end in .safetensors", param_hint="OUTPUT")
-    outputs.check_writable(output)
+    atomic.check_writable(output)
     weights_mod.save_safetensors(weights_mod.load_weights(source), output)
     click.echo(f"Saved {output}")
 

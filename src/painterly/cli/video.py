@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from .. import clips, flow
-from ..chunks import Chunking
-from ..config import make_config
+from ..config.settings import make_config
 from ..errors import ImageError
-from ..video import FrameProgress, VideoSettings, render
-from ..video_chunks import ChunkProgress, videos
+from ..video import clips, flow
+from ..video.chunking import Chunking
+from ..video.parallel import ChunkProgress, videos
+from ..video.render import FrameProgress, VideoSettings, render
 from . import signals
 from .options import config_options
 

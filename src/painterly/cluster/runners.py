@@ -1,7 +1,7 @@
 """Where a batch's tasks run: in this process, on a Dask ``LocalCluster`` that
 painterly starts and stops, or on a Dask scheduler someone started.
 
-All three run the same work (:meth:`painterly.task.Work.execute`: a batch's item, or
+All three run the same work (:meth:`painterly.cluster.task.Work.execute`: a batch's item, or
 a chunk of a clip) and report the same events
 (:class:`Started`, :class:`Stepped`, :class:`Lost`, :class:`Finished`) to one
 handler; the caller writes the results. On Dask, at most one task per worker is in
@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import ConfigError, PainterlyError
-from .targets import FeatureCache
+from ..engine.targets import FeatureCache
+from ..errors import ConfigError, PainterlyError
+from ..transfer.run import Progress
 from .task import WORKER_CACHE_BYTES, Outcome, Work, run_on_worker
-from .transfer import Progress
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler

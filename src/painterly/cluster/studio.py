@@ -1,9 +1,9 @@
 """One run on a Dask cluster, called as if it ran here: the studio's queue on a
 scheduler (``painterly serve --cluster ADDR``).
 
-:class:`ClusterRuns` is called like :func:`painterly.transfer.run` (a config, the photo,
-the paintings, a progress callback) and returns a :class:`~painterly.record.Result`, but
-the run is a :class:`~painterly.task.Task` on one of the scheduler's workers: the photo,
+:class:`ClusterRuns` is called like :func:`painterly.transfer.run.run` (a config, the photo,
+the paintings, a progress callback) and returns a :class:`~painterly.transfer.result.Result`, but
+the run is a :class:`~painterly.cluster.task.Task` on one of the scheduler's workers: the photo,
 paintings and masks travel as bytes, the picture and record come back. Its progress
 comes back through a Dask event topic (``Worker.log_event``): the numbers at most every
 ``NUMBERS_EVERY`` seconds, and a picture (a JPEG ``PICTURE_SIDE`` px long) at the first
@@ -24,13 +24,13 @@ from typing import Any
 import torch
 from PIL import Image
 
-from . import images
-from .config import Config
-from .errors import PainterlyError, WeightsError
-from .record import Result
+from ..config.settings import Config
+from ..errors import PainterlyError, WeightsError
+from ..files import images
+from ..transfer.result import Result
+from ..transfer.run import Progress, ProgressFn
 from .runners import DaskRunner, outcome_of
 from .task import Outcome, Task, read_files, run_on_worker
-from .transfer import Progress, ProgressFn
 
 NUMBERS_EVERY = 0.5  # seconds between progress messages from a worker
 PICTURE_EVERY = 5.0  # seconds between pictures within a scale
@@ -97,7 +97,7 @@ def _jpeg(image: torch.Tensor) -> bytes:
 
 
 def run_watched(task: Task, topic: str, stop: str) -> Outcome:
-    """The Dask task: :func:`~painterly.task.run_on_worker`, watched; ``stop`` names
+    """The Dask task: :func:`~painterly.cluster.task.run_on_worker`, watched; ``stop`` names
     the run's Dask ``Event``."""
     from distributed import Event
 
@@ -130,8 +130,8 @@ def progress_of(message: dict[str, Any]) -> Progress:
 
 
 class ClusterRuns:
-    """Runs on the Dask cluster of ``runner`` (from :func:`painterly.runners.connect`),
-    called as :func:`painterly.transfer.run` is; ``cancel`` stops a run."""
+    """Runs on the Dask cluster of ``runner`` (from :func:`painterly.cluster.runners.connect`),
+    called as :func:`painterly.transfer.run.run` is; ``cancel`` stops a run."""
 
     def __init__(self, runner: DaskRunner) -> None:
         self.runner, self.client = runner, runner.client

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 import torch
 
-from . import images
-from .config import Config, parse_mask
-from .errors import PainterlyError, WeightsError
-from .targets import FeatureCache
-from .transfer import ProgressFn, run
+from ..config.settings import Config, parse_mask
+from ..engine.targets import FeatureCache
+from ..errors import PainterlyError, WeightsError
+from ..files import images
+from ..transfer.run import ProgressFn, run
 
 # Targets kept by one worker process between its items (its styles' features stay).
 WORKER_CACHE_BYTES = 1 << 30

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, did_you_mean
+from ..errors import ConfigError, did_you_mean
 
 NUMBER, WHOLE, TEXT, FLAG, NUMBERS, NAMES = "number", "whole", "text", "flag", "numbers", "names"
 LISTS = (NUMBERS, NAMES)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..engine.tiles import check_tile
+from ..errors import ConfigError
+from ..files.paths import check_readable
+from ..nn.layers import check_layer, deepest
 from .fields import Bounds, FieldSpec, kind_of
-from .layers import check_layer, deepest
-from .paths import check_readable
-from .tiles import check_tile
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 OPTIMIZERS = ("lbfgs", "adam", "gd")
@@ -63,7 +63,7 @@ def _opt(
     option: bool = True,
     studio: bool = False,
 ) -> Any:
-    """A config field and its declaration (see :class:`~painterly.fields.FieldSpec`):
+    """A config field and its declaration (see :class:`~painterly.config.fields.FieldSpec`):
     help text, choices, range, an extra check per value, and where it may be set."""
     spec = {
         "help": help,
@@ -291,7 +291,7 @@ def _table() -> dict[str, FieldSpec]:
 
 
 FIELDS: dict[str, FieldSpec] = _table()
-"""Config field → its :class:`~painterly.fields.FieldSpec`: the one table of what each
+"""Config field → its :class:`~painterly.config.fields.FieldSpec`: the one table of what each
 field takes, from which the command line, the studio's form and the grids derive."""
 
 

@@ -1,6 +1,6 @@
 """The network as a run uses it: VGG-19 on one device, in one precision and memory
 layout, giving the features of the target images (shared through a
-:class:`~painterly.targets.FeatureCache`) and the loss and gradient of the image being
+:class:`~painterly.engine.targets.FeatureCache`) and the loss and gradient of the image being
 optimised.
 
 :meth:`Extractor.loss_and_grad` is the one place where the optimised image meets the
@@ -14,14 +14,15 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import torch
 
-from . import images, tiled_step, tiles
-from .config import Config
+from ..config.settings import Config
+from ..files import images
+from ..nn.vgg import VGG19Features
+from ..nn.weights import LoadedWeights
+from . import tiled_step, tiles
 from .objective import LossTerms, Objective
-from .runtime import FAST_PATH, FastPath, autocast
+from .precision import FAST_PATH, FastPath, autocast
 from .targets import FeatureCache
 from .tiled_step import TileFn
-from .vgg import VGG19Features
-from .weights import LoadedWeights
 
 STATISTICS_TILE_FACTOR = 2
 ObjectiveFn = Callable[[Mapping[str, torch.Tensor], torch.Tensor], LossTerms]
@@ -123,7 +124,7 @@ class Extractor:
 
     def loss_and_grad(self, x: torch.Tensor, objective: ObjectiveFn) -> LossTerms:
         """The objective at ``x``, its gradient added to ``x.grad``: whole, or tile by
-        tile (the same values up to rounding, see :mod:`painterly.tiled_step`)."""
+        tile (the same values up to rounding, see :mod:`painterly.engine.tiled_step`)."""
         parts = self.tiles_for(x.shape[-2], x.shape[-1])
         if parts is not None and isinstance(objective, Objective):
             assert self.tile is not None

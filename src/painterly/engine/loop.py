@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .config import Config
-from .errors import ConfigError
-from .extractor import Extractor, ObjectiveFn
+from ..config.settings import Config
+from ..errors import ConfigError
+from .evaluator import Extractor, ObjectiveFn
 from .optimize import PixelOptimizer
 
 

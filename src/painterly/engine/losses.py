@@ -219,7 +219,7 @@ class GramStyleLoss(nn.Module):
         # to this image's M, so the style image may have another size than the output.
         return gram_distance(flat, self.target * m) * (self.scale / (m * m))
 
-    # Tiled steps (painterly.tiles): the statistics are sums over positions, so they add
+    # Tiled steps (painterly.engine.tiles): the statistics are sums over positions, so they add
     # up over tiles; the loss is a function of their totals.
     def sums(self, flat: torch.Tensor, mask: torch.Tensor | None) -> Sums:
         """``(G,)`` of the positions ``flat`` (M×N) weighted by their ``mask`` (M×1)."""

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import ConfigError
-from .layers import INDEX, layer_shapes
+from ..errors import ConfigError
+from ..nn.layers import INDEX, layer_shapes
 from .tiles import halo
 
 # Bytes kept per activation value through forward and backward (activations, their

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import Config, layer_weight_map
-from .errors import ConfigError
+from ..config.settings import Config, layer_weight_map
+from ..errors import ConfigError
 from .losses import ContentLoss, GramStyleLoss, W2StyleLoss, total_variation
 
 STYLE_MODULES: dict[str, type[GramStyleLoss] | type[W2StyleLoss]] = {
@@ -35,7 +35,7 @@ class LossTerms:
 
 
 # A caller's own term on the optimised pixels (1×3×h×w at the current scale), already
-# weighted, added to the total: the temporal loss of painterly.video is one.
+# weighted, added to the total: the temporal loss of painterly.video.render is one.
 PixelLoss = Callable[[torch.Tensor], torch.Tensor]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # glibc's mallopt parameters (malloc.h) and the values painterly sets.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -158,7 +158,7 @@ class FastPath:
     - ``packed_weights``: the fused calls of a step convolve with weights packed once
       per scale (from its third step) in oneDNN's blocked layout, and take the input's
       gradient as a forward convolution of the flipped kernel (see
-      :func:`painterly.vgg.pack`).
+      :func:`painterly.nn.vgg.pack`).
 
     None of them changes a float32 run's numbers.
     """

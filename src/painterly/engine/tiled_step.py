@@ -2,7 +2,7 @@
 
 The style statistics (Gram matrices; W2's means and covariances) are sums over
 positions, so a first pass without gradients adds them up over the tiles
-(:mod:`painterly.tiles`) into the whole image's. With those totals held fixed, the
+(:mod:`painterly.engine.tiles`) into the whole image's. With those totals held fixed, the
 loss's gradient with respect to each tile's features is local: for
 ``E = c * ||G - A||^2`` it is ``2c (D + D^T) F_t`` with ``D = G - A``, given by each
 style module's ``pullback``. A second pass backpropagates it through each tile, with
@@ -19,7 +19,7 @@ from typing import Protocol
 
 import torch
 
-from .layers import layer_shapes
+from ..nn.layers import layer_shapes
 from .losses import Sums, Window, positions_by_filters, total_variation
 from .objective import LossTerms, Objective
 from .tiles import Tile, stride

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import ConfigError
-from .layers import INDEX, LAYERS
+from ..errors import ConfigError
+from ..nn.layers import INDEX, LAYERS
 from .losses import Window
 
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import images, outputs
-from .config import FIELDS, PRESETS, Config, make_config
-from .errors import ConfigError, OutputError, did_you_mean
-from .inputs import ImageLike, check_style_sizes
-from .record import save_pair_or_fallback, write_json
-from .targets import FeatureCache
-from .transfer import Progress, run, schedule
+from ..config.settings import FIELDS, PRESETS, Config, make_config
+from ..engine.targets import FeatureCache
+from ..errors import ConfigError, OutputError, did_you_mean
+from ..files import atomic, images
+from ..transfer.inputs import ImageLike, check_style_sizes
+from ..transfer.result import save_pair_or_fallback, write_json
+from ..transfer.run import Progress, run, schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -304,8 +304,8 @@ def folder(path: str | os.PathLike[str]) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"folder '{out}' cannot be created: {outputs.reason(exc)}") from None
-    outputs.check_writable(out / "results.json", "experiment output")
+        raise OutputError(f"folder '{out}' cannot be created: {atomic.reason(exc)}") from None
+    atomic.check_writable(out / "results.json", "experiment output")
     return out
 
 
@@ -318,7 +318,7 @@ def check_folder(path: str | os.PathLike[str]) -> Path:
     failure: OSError | None = None
     if not existing.is_dir():
         failure = NotADirectoryError(0, f"'{existing}' is a file")
-    failure = failure or outputs.probe(existing)
+    failure = failure or atomic.probe(existing)
     if failure is not None:
-        raise OutputError(f"folder '{out}' cannot be written: {outputs.reason(failure)}")
+        raise OutputError(f"folder '{out}' cannot be written: {atomic.reason(failure)}")
     return out

@@ -1,5 +1,5 @@
 """What VGG-19 sees, as numbers: feature maps, Gram (correlation) matrices and what
-each layer keeps of an image. ``painterly.figures`` draws them.
+each layer keeps of an image. ``painterly.explain.figures`` draws them.
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from dataclasses import dataclass
 
 import torch
 
-from . import images
-from .config import STYLE_LAYERS
-from .errors import ConfigError
-from .inputs import ImageLike
-from .layers import CONV_NAMES, check_layer, deepest, min_side
-from .losses import gram_matrix, gram_per_position
-from .record import Result
-from .transfer import stylize
-from .vgg import VGG19Features
-from .weights import load_weights
+from ..config.settings import STYLE_LAYERS
+from ..engine.losses import gram_matrix, gram_per_position
+from ..errors import ConfigError
+from ..files import images
+from ..nn.layers import CONV_NAMES, check_layer, deepest, min_side
+from ..nn.vgg import VGG19Features
+from ..nn.weights import load_weights
+from ..transfer.inputs import ImageLike
+from ..transfer.result import Result
+from ..transfer.run import stylize
 
 FIRST_TEN = CONV_NAMES[:10]  # block1_conv1 … block4_conv2
 # Content reconstructions of Gatys et al. (2015), figure 1: one layer per block.

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from . import images
-from .errors import PainterlyError
-from .explain import Pair
-from .layers import INDEX
+from ..errors import PainterlyError
+from ..files import images
+from ..nn.layers import INDEX
+from .features import Pair
 
 CELL = 1.25  # inches per feature map
 DPI = 100

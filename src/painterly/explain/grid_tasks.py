@@ -2,7 +2,7 @@
 (``painterly experiment --workers N | --cluster ADDR``) instead of one run after another.
 
 The cells, their file names and their resume are those of
-:func:`painterly.experiment.run_grid`, so a grid started one way resumes the other.
+:func:`painterly.explain.experiment.run_grid`, so a grid started one way resumes the other.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..cluster.runners import Event, Finished, Runner, Started
+from ..cluster.task import Task
+from ..config.settings import make_config
+from ..engine.targets import FeatureCache
+from ..errors import ConfigError
+from ..transfer.result import write_pair
 from . import experiment
-from .config import make_config
-from .errors import ConfigError
 from .experiment import EventFn, GridResult, Run
-from .record import write_pair
-from .runners import Event, Finished, Runner, Started
-from .targets import FeatureCache
-from .task import Task
 
 PathLike = str | os.PathLike[str]
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import torch
 
-from . import images
-from .config import STYLE_LAYERS
-from .errors import ImageError
-from .layers import deepest, min_side
-from .losses import gram_per_position
-from .memory import check_forward_fits
-from .vgg import VGG19Features
-from .weights import load_weights
+from ..config.settings import STYLE_LAYERS
+from ..engine.losses import gram_per_position
+from ..engine.memory import check_forward_fits
+from ..errors import ImageError
+from ..files import images
+from ..nn.layers import deepest, min_side
+from ..nn.vgg import VGG19Features
+from ..nn.weights import load_weights
 
 CONTENT_LAYER = "block4_conv2"
 Source = str | os.PathLike[str] | torch.Tensor

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import OutputError, SavedElsewhere
+from ..errors import OutputError, SavedElsewhere
 
 try:
     import fcntl

@@ -3,7 +3,7 @@
 Loading applies the EXIF orientation, converts embedded ICC profiles to sRGB,
 flattens alpha onto white and handles grey, palette, CMYK and 16-bit images; a file
 much larger than needed is decoded at a reduced size. Saving goes through
-:mod:`painterly.outputs` (a flushed temporary part renamed into place under a lock), so
+:mod:`painterly.files.atomic` (a flushed temporary part renamed into place under a lock), so
 an interrupted run never leaves a half-written image. PNG and TIFF can also be written
 (and read back) with 16 bits per channel.
 """
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError, OutputError
-from .outputs import atomic_write, check_writable, reason
+from ..errors import ImageError, OutputError
+from .atomic import atomic_write, check_writable, reason
 from .paths import check_readable
 
 __all__ = ["atomic_write", "check_readable"]  # re-exported from outputs and paths

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import ImageError, PainterlyError
+from ..errors import ImageError, PainterlyError
 
 
 def check_readable(

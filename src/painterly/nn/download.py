@@ -8,7 +8,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import WeightsError
+from ..errors import WeightsError
 from .weights import SOURCES, cache_dir
 
 ProgressFn = Callable[[int, int], None]  # (bytes so far, total bytes or 0)

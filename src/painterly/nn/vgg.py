@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .layers import CONV_NAMES, INDEX, LAYER_NAMES, LAYERS, check_layer
 from .weights import LoadedWeights
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from . import outputs
-from .errors import WeightsError
+from ..errors import WeightsError
+from ..files import atomic
 from .layers import CONV_NAMES as CONV_LAYERS
 from .layers import LAYERS
 
@@ -290,4 +290,4 @@ def save_safetensors(loaded: LoadedWeights, out: Path) -> Path:
     for name, (w, b) in loaded.tensors.items():
         flat[f"{name}.weight"], flat[f"{name}.bias"] = w, b
     meta = {"painterly.convention": loaded.spec.convention.name, "source": loaded.spec.name}
-    return outputs.write_or_fallback(out, lambda part: save_file(flat, str(part), metadata=meta))
+    return atomic.write_or_fallback(out, lambda part: save_file(flat, str(part), metadata=meta))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .losses import psd_sqrt
+from ..engine.losses import psd_sqrt
 
 # RGB → YIQ (NTSC), the colour space of Gatys et al. 2017.
 RGB_TO_YIQ = torch.tensor(

@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
-from . import color, images, regions
-from .config import Config
-from .errors import ConfigError
-from .layers import deepest, min_side
+from ..config.settings import Config
+from ..errors import ConfigError
+from ..files import images
+from ..nn.layers import deepest, min_side
+from . import colors, regions
 
 log = logging.getLogger(__name__)
 ImageLike = str | os.PathLike[str] | Any  # path, PIL image or tensor
@@ -54,7 +55,7 @@ class Inputs:
     def start(self, image: torch.Tensor) -> torch.Tensor:
         """A start image given by the user, in the space the network optimises."""
         if self.preserve_colors == "luminance":
-            return color.grey(color.luminance(image))
+            return colors.grey(colors.luminance(image))
         return image
 
     def painting(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +63,7 @@ class Inputs:
         if self.preserve_colors != "luminance":
             return x
         photo = images.resize(self.photo.to(x), (x.shape[-2], x.shape[-1]))
-        return color.with_photo_colours(x, photo)
+        return colors.with_photo_colours(x, photo)
 
     def present(self, x: torch.Tensor) -> torch.Tensor:
         """What the user sees: the painting blended with the photo by ``strength``."""
@@ -78,10 +79,10 @@ def prepare(cfg: Config, content: ImageLike, styles: Sequence[ImageLike]) -> Inp
     hw = (photo.shape[-2], photo.shape[-1])
     target = photo
     if cfg.preserve_colors == "luminance":
-        target = color.grey(color.luminance(photo))
-        style_imgs = [color.match_luminance(s, photo) for s in style_imgs]
+        target = colors.grey(colors.luminance(photo))
+        style_imgs = [colors.match_luminance(s, photo) for s in style_imgs]
     elif cfg.preserve_colors == "histogram":
-        style_imgs = [color.match_histogram(s, photo) for s in style_imgs]
+        style_imgs = [colors.match_histogram(s, photo) for s in style_imgs]
     mask = None if cfg.content_mask is None else regions.content_mask(cfg.content_mask, hw)
     return Inputs(
         photo=photo,

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
-from . import images
-from .config import parse_mask
-from .errors import ConfigError
-from .layers import INDEX, layer_shapes
+from ..config.settings import parse_mask
+from ..errors import ConfigError
+from ..files import images
+from ..nn.layers import INDEX, layer_shapes
 
 MIN_MASS = 1e-3  # a region covering less than 0.1% of the image is an error
 

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from . import images, outputs
-from ._version import __version__
-from .config import Config
-from .errors import ConfigError, SavedElsewhere
+from .._version import __version__
+from ..config.settings import Config
+from ..errors import ConfigError, SavedElsewhere
+from ..files import atomic, images
 from .inputs import blend
 
 
@@ -126,7 +126,7 @@ def save_pair_or_fallback(
     try:
         return save_pair(image, path, record, quality, bit_depth)
     except OSError as exc:
-        spare = outputs.fallback_path(path)
+        spare = atomic.fallback_path(path)
         save_pair(
             image,
             spare,
@@ -135,7 +135,7 @@ def save_pair_or_fallback(
             bit_depth,
         )
         raise SavedElsewhere(
-            f"could not write '{path}' ({outputs.reason(exc)}): saved the image and its "
+            f"could not write '{path}' ({atomic.reason(exc)}): saved the image and its "
             f"record to '{spare}' instead",
             str(spare),
         ) from None
@@ -159,12 +159,12 @@ def save_pair(
 def _write_pair(path: Path, write_image: Callable[[Path], object], record: dict[str, Any]) -> None:
     """The pair writer behind :func:`save_pair` and :func:`write_pair`."""
     record_path = path.with_suffix(".json")
-    with outputs.locked(path), outputs.locked(record_path):
-        image_part = outputs.write_part(path, write_image)
+    with atomic.locked(path), atomic.locked(record_path):
+        image_part = atomic.write_part(path, write_image)
         try:
             output = {**record.get("output", {}), "sha256": _sha256(image_part)}
             text = json.dumps({**record, "output": output}, indent=2) + "\n"
-            record_part = outputs.write_part(record_path, lambda tmp: tmp.write_text(text))
+            record_part = atomic.write_part(record_path, lambda tmp: tmp.write_text(text))
         except BaseException:
             image_part.unlink(missing_ok=True)
             raise
@@ -194,7 +194,7 @@ def _rename_pair(image_part: Path, path: Path, record_part: Path, record_path: P
     finally:
         if backup is not None:
             backup.unlink(missing_ok=True)
-    outputs.fsync_folder(path.parent)
+    atomic.fsync_folder(path.parent)
 
 
 def _sha256(path: Path) -> str:
@@ -204,7 +204,7 @@ def _sha256(path: Path) -> str:
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically."""
     text = json.dumps(data, indent=2) + "\n"
-    outputs.atomic_write(path, lambda tmp: tmp.write_text(text))
+    atomic.atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def write_pair(image: Path, data: bytes, record: dict[str, Any]) -> None:

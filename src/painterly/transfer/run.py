@@ -12,10 +12,21 @@ from typing import Any
 
 import torch
 
-from . import images, regions
-from .config import Config, check_style_weights, make_config
-from .errors import ConfigError
-from .extractor import Extractor, build_network
+from ..config.settings import Config, check_style_weights, make_config
+from ..engine.evaluator import Extractor, build_network
+from ..engine.loop import Loop, Plan, costs
+from ..engine.loop import Progress as Progress
+from ..engine.loop import ProgressFn as ProgressFn
+from ..engine.memory import MemoryPlan, check_fits
+from ..engine.objective import LossTerms, Objective, PixelLoss, objective_for
+from ..engine.precision import pick_device, resolve_precision
+from ..engine.targets import FeatureCache
+from ..engine.tiles import halo
+from ..errors import ConfigError
+from ..files import images
+from ..nn.layers import deepest, min_side
+from ..nn.weights import load_weights
+from . import regions
 from .inputs import (
     ImageLike,
     Inputs,
@@ -25,17 +36,7 @@ from .inputs import (
     style_size,
     warn_upscale,
 )
-from .layers import deepest, min_side
-from .loop import Loop, Plan, costs
-from .loop import Progress as Progress
-from .loop import ProgressFn as ProgressFn
-from .memory import MemoryPlan, check_fits
-from .objective import LossTerms, Objective, PixelLoss, objective_for
-from .record import Result
-from .runtime import pick_device, resolve_precision
-from .targets import FeatureCache
-from .tiles import halo
-from .weights import load_weights
+from .result import Result
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int]
 
     Scales whose longest side would fall under 64 px are left out, and so are those
     whose shorter side would be under what the deepest layer needs (16 px for
-    ``block5_conv1``: see :func:`~painterly.layers.min_side`), so a panorama simply gets
+    ``block5_conv1``: see :func:`~painterly.nn.layers.min_side`), so a panorama simply gets
     fewer scales. An output too thin even at ``size`` raises :class:`ConfigError`
     naming the smallest size that works.
     """
@@ -157,11 +158,11 @@ def run(
     extra_loss: PixelLoss | None = None,
 ) -> Result:
     """Run a transfer for a resolved :class:`Config`; ``cache`` shares the targets'
-    features with other runs (see :mod:`painterly.targets`).
+    features with other runs (see :mod:`painterly.engine.targets`).
 
     ``start`` (a picture, 1×3×H×W in [0, 1]) replaces ``cfg.init`` as the first scale's
     start image; ``extra_loss`` adds a caller's term on the pixels to the objective at
-    every scale (both serve :mod:`painterly.video`).
+    every scale (both serve :mod:`painterly.video.render`).
     """
     started = time.perf_counter()
     if isinstance(styles, (str, os.PathLike)):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
 from . import flow
-from .errors import ConfigError
 
 
 @dataclass(frozen=True)

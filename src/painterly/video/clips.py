@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import images
-from .errors import ImageError, OutputError
+from ..errors import ImageError, OutputError
+from ..files import images
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def to_array(image: torch.Tensor) -> np.ndarray:
 
 
 def as_float(frame: np.ndarray) -> np.ndarray:
-    """uint8 frame → float32 in [0, 1], as :mod:`painterly.flow` takes it."""
+    """uint8 frame → float32 in [0, 1], as :mod:`painterly.video.flow` takes it."""
     return frame.astype(np.float32) / 255
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PainterlyError
+from ..errors import PainterlyError
 
 DIS_PRESETS = ("ultrafast", "fast", "medium")
 

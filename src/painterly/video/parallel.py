@@ -1,9 +1,9 @@
 """Clips on a cluster: several clips (inputs × styles) at once, and long clips split
-into chunks that overlap by a few frames, on the runners of :mod:`painterly.runners`
+into chunks that overlap by a few frames, on the runners of :mod:`painterly.cluster.runners`
 (this process, a Dask ``LocalCluster``, or a running scheduler).
 
 Each chunk is one piece of work: its input frames (PNG bytes at the working size), the
-styles and the settings go to a worker, which stylises them as :mod:`painterly.video`
+styles and the settings go to a worker, which stylises them as :mod:`painterly.video.render`
 does a clip (the chunk's first frame gets the full run, the others start from the
 frame before). So the first frames of a chunk, which the chunk before it also
 stylised, are its run-in: the chunk's own frames are warm-started from them. Where two
@@ -31,16 +31,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import clips, runners, weights
-from .chunks import Chunking, seam_errors, spans, stitch
-from .config import Config, make_config
-from .errors import ConfigError, PainterlyError, WeightsError
-from .record import write_json
-from .runners import Event, Finished, Lost, Runner, Started
-from .targets import FeatureCache
-from .task import Outcome
-from .transfer import ProgressFn
-from .video import VideoResult, VideoSettings, clip_identity, open_state, render, work_folder
+from ..cluster import runners
+from ..cluster.runners import Event, Finished, Lost, Runner, Started
+from ..cluster.task import Outcome
+from ..config.settings import Config, make_config
+from ..engine.targets import FeatureCache
+from ..errors import ConfigError, PainterlyError, WeightsError
+from ..nn import weights
+from ..transfer.result import write_json
+from ..transfer.run import ProgressFn
+from . import clips
+from .chunking import Chunking, seam_errors, spans, stitch
+from .render import VideoResult, VideoSettings, clip_identity, open_state, render, work_folder
 
 CHUNKS = ".painterly-chunks"
 STATE = ".painterly-chunks.json"
@@ -49,7 +51,7 @@ DONE = "chunk.json"  # written last in a chunk's folder: the chunk is complete
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """A chunk of a clip as self-contained work for :mod:`painterly.runners`."""
+    """A chunk of a clip as self-contained work for :mod:`painterly.cluster.runners`."""
 
     key: str  # the clip's output and the chunk's index
     name: str
@@ -350,7 +352,7 @@ def videos(
     """Stylise several clips (each input, with the styles blended or ``each_style``
     alone), in this process (whole clips unless ``chunking`` is given) or in chunks
     (``Chunking()`` unless given) on ``workers`` local Dask processes or on the
-    scheduler at ``cluster``; other options are :func:`painterly.video`'s.
+    scheduler at ``cluster``; other options are :func:`painterly.video.render`'s.
 
     >>> videos(["a.mp4", "b.mp4"], ["starry.jpg"], "out.mp4", workers=2)  # doctest: +SKIP
     """

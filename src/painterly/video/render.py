@@ -3,7 +3,7 @@
 The first frame gets the full coarse-to-fine run. Each later frame starts from the
 stylised frame before it, warped along the optical flow of the input frames (the
 photo where that frame saw nothing), and is held to it by the temporal loss of
-:mod:`painterly.temporal`, so it needs few steps at the final size. Options: long-term
+:mod:`painterly.video.temporal`, so it needs few steps at the final size. Options: long-term
 consistency (frames t−1, t−2 and t−4) and further passes in alternating directions.
 
 Frames are written as they finish, into the output folder or ``<output>.frames/``
@@ -25,16 +25,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import clips, color, flow, images
-from ._version import __version__
+from .._version import __version__
+from ..config.settings import Config, make_config
+from ..engine.targets import FeatureCache
+from ..errors import ConfigError, OutputError
+from ..files import images
+from ..transfer import colors
+from ..transfer.inputs import ImageLike
+from ..transfer.result import Result, write_json
+from ..transfer.run import run
+from . import clips, flow
 from .clips import Clip
-from .config import Config, make_config
-from .errors import ConfigError, OutputError
-from .inputs import ImageLike
-from .record import Result, write_json
-from .targets import FeatureCache
 from .temporal import Neighbours, TemporalLoss, neighbours, warm_start
-from .transfer import run
 
 STATE = ".painterly-video.json"
 LONG_TERM = (1, 2, 4)  # the neighbours of long-term consistency, closest first
@@ -324,7 +326,7 @@ def _temporal_loss(cfg: Config, near: Neighbours, weight: float) -> TemporalLoss
         return None
     targets = near.warped
     if cfg.preserve_colors == "luminance":  # the optimised pixels are grey luminance
-        targets = color.grey(color.luminance(targets))
+        targets = colors.grey(colors.luminance(targets))
     return TemporalLoss(targets, near.weights, weight)
 
 

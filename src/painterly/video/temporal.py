@@ -2,7 +2,7 @@
 videos", and the warm start of a frame from its stylised neighbours.
 
 A neighbour's stylised frame is warped to the current frame along the flow of the
-input frames (:mod:`painterly.flow`); the loss is
+input frames (:mod:`painterly.video.flow`); the loss is
 ``weight * Σ_j Σ_p c_j(p) |x(p) − ω_j(p)|² / D`` with ``D = 3·H·W`` (their eq. 7,
 and eq. 8 for several neighbours), ``c_j`` the weights that are 0 where the flow is
 not trusted. Pictures are ``1×3×H×W`` tensors in [0, 1].

@@ -22,11 +22,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._version import __version__
-from ..config import PRESETS, Config
+from ..config.settings import PRESETS, Config
 from ..errors import PainterlyError
-from ..layers import CONV_NAMES
-from ..record import Result
-from ..transfer import run
+from ..nn.layers import CONV_NAMES
+from ..transfer.result import Result
+from ..transfer.run import run
 from . import api
 from .form import FIELDS, FormError, FormLimits
 from .guard import Access, BodyTimeout, Guard

@@ -12,12 +12,12 @@ from typing import Any
 
 from PIL import Image
 
-from ..config import FIELDS as CONFIG_FIELDS
-from ..config import PRESETS, Config, check_style_weights, make_config
+from ..config.fields import NUMBER, NUMBERS, TEXT, WHOLE
+from ..config.settings import FIELDS as CONFIG_FIELDS
+from ..config.settings import PRESETS, Config, check_style_weights, make_config
 from ..errors import ConfigError, PainterlyError
-from ..fields import NUMBER, NUMBERS, TEXT, WHOLE
-from ..layers import CONV_NAMES
-from ..regions import content_mask, style_masks
+from ..nn.layers import CONV_NAMES
+from ..transfer.regions import content_mask, style_masks
 
 # Form field → kind, from Config's field table. Paths (weights, masks, an init file) are
 # never taken from a page.

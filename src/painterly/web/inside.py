@@ -11,9 +11,9 @@ from threading import Lock
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import explain
 from ..errors import PainterlyError
-from ..layers import CONV_NAMES
+from ..explain import features
+from ..nn.layers import CONV_NAMES
 from .api import error
 from .shapes import inside_size
 from .state import studio
@@ -74,15 +74,15 @@ async def inside(request: Request) -> Response:
 
 def draw(kind: str, path: str, layer: str) -> bytes:
     """The PNG of the feature maps (``features``) or Gram matrix (``gram``) at ``layer``."""
-    from .. import figures
+    from ..explain import figures
 
-    maps = explain.feature_maps(path, [layer], size=SIDE)[layer]
+    maps = features.feature_maps(path, [layer], size=SIDE)[layer]
     if kind == "features":
-        chosen = {layer: explain.top_filters(maps, 4)}
+        chosen = {layer: features.top_filters(maps, 4)}
         fig = figures.feature_grid({layer: maps}, chosen, f"{layer}: the 4 strongest filters")
     else:
-        corr = explain.correlation(maps[:64])
-        pairs = explain.strongest_pairs(corr, 8)
+        corr = features.correlation(maps[:64])
+        pairs = features.strongest_pairs(corr, 8)
         fig = figures.gram_figure([(layer, corr)], pairs, f"Filter correlations at {layer}")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from .. import images
-from ..config import Config
+from ..config.settings import Config
 from ..errors import PainterlyError
-from ..record import Result
-from ..transfer import Progress, run
+from ..files import images
+from ..transfer.result import Result
+from ..transfer.run import Progress, run
 from .store import DiskFull, Store, scrub
 
 log = logging.getLogger(__name__)

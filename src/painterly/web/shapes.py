@@ -13,12 +13,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .. import images
-from ..config import Config
+from ..config.settings import Config
 from ..errors import ConfigError
-from ..inputs import MAX_STYLE_STRETCH, style_size
-from ..layers import INDEX, deepest, layer_shapes
-from ..transfer import schedule
+from ..files import images
+from ..nn.layers import INDEX, deepest, layer_shapes
+from ..transfer.inputs import MAX_STYLE_STRETCH, style_size
+from ..transfer.run import schedule
 from .form import FormError
 
 

@@ -33,10 +33,10 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from .. import images, outputs
 from ..errors import ImageError
-from ..record import Result, write_json
-from ..samples import BUNDLED, MASKS, bundled
+from ..files import atomic, images
+from ..files.samples import BUNDLED, MASKS, bundled
+from ..transfer.result import Result, write_json
 
 log = logging.getLogger(__name__)
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}\.(png|jpg|webp|tif|bmp|gif)$")
@@ -248,9 +248,9 @@ class Store:
             part.mkdir(exist_ok=True)
             images.save_image(result.image, part / "image.png")
             write_json(part / "record.json", record)
-            outputs.fsync_folder(part)
+            atomic.fsync_folder(part)
             part.rename(folder)
-            outputs.fsync_folder(self.runs)
+            atomic.fsync_folder(self.runs)
         except OSError as exc:
             shutil.rmtree(part, ignore_errors=True)
             if is_disk_full(exc):
