@@ -2,7 +2,7 @@
 output image and record per item, resumable, in this process or on a Dask cluster.
 
 ``DIR/<content stem>__<style stem>.png`` and its record are written as a pair (see
-:func:`painterly.transfer.result.write_pair`) by the process that called :func:`batch`,
+:func:`painterly.files.pairs.write_pair`) by the process that called :func:`batch`,
 wherever the item ran; ``DIR/manifest.jsonl`` gets one line per item and attempt. An
 item is skipped when its pair exists for the same inputs and config, compared by
 their SHA-256, so a stopped batch resumes and a changed option reruns what it changes.
@@ -28,8 +28,8 @@ from .cluster.task import Task, input_files, read_files
 from .config.settings import Config, check_style_weights, make_config
 from .engine.loop import costs
 from .errors import ConfigError, OutputError
+from .files.pairs import read_pair, write_pair
 from .nn import weights
-from .transfer.result import read_pair, write_pair
 from .transfer.run import Progress, schedule
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")

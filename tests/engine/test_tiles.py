@@ -14,6 +14,7 @@ from painterly.engine import tiles
 from painterly.engine.evaluator import Extractor, build_network
 from painterly.engine.objective import LossTerms
 from painterly.files import images
+from painterly.nn import layers
 from painterly.nn.weights import load_weights
 from painterly.transfer import run
 from painterly.transfer.inputs import prepare
@@ -23,11 +24,11 @@ SKY = DATA / "tubingen_sky.png"
 
 
 def test_halo_comes_from_the_layer_walk() -> None:
-    assert tiles.receptive_field("block5_conv1") == 156
-    assert tiles.receptive_field("block4_conv2") == 84
-    assert (tiles.reach("block5_conv1"), tiles.halo("block5_conv1")) == (80, 80)
-    assert (tiles.reach("block4_conv2"), tiles.halo("block4_conv2")) == (40, 40)
-    assert tiles.grid("block5_conv1") == 16
+    assert layers.receptive_field("block5_conv1") == 156
+    assert layers.receptive_field("block4_conv2") == 84
+    assert (layers.reach("block5_conv1"), layers.halo("block5_conv1")) == (80, 80)
+    assert (layers.reach("block4_conv2"), layers.halo("block4_conv2")) == (40, 40)
+    assert layers.grid("block5_conv1") == 16
 
 
 def test_tiles_cover_an_uneven_image_once() -> None:

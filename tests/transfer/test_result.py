@@ -17,8 +17,9 @@ from PIL import Image
 from painterly.config.settings import Config
 from painterly.errors import ConfigError, SavedElsewhere
 from painterly.files import atomic
-from painterly.transfer import result as records
-from painterly.transfer.result import Result, write_json
+from painterly.files import pairs as records
+from painterly.files.pairs import write_json
+from painterly.transfer.result import Result
 
 
 def result(**changes: object) -> Result:

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.tiles import check_tile
 from ..errors import ConfigError
 from ..files.paths import check_readable
-from ..nn.layers import check_layer, deepest
+from ..nn.layers import check_layer, check_tile, deepest
 from .fields import Bounds, FieldSpec, kind_of
 
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")

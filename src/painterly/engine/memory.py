@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from ..nn.layers import INDEX, layer_shapes
-from .tiles import halo
+from ..nn.layers import INDEX, halo, layer_shapes
 
 # Bytes kept per activation value through forward and backward (activations, their
 # gradients, pooling indices). Measured: a 2048×1536 fp32 step up to block5_conv1 peaked

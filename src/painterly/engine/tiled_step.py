@@ -19,10 +19,10 @@ from typing import Protocol
 
 import torch
 
-from ..nn.layers import layer_shapes
+from ..nn.layers import layer_shapes, stride
 from .losses import Sums, Window, positions_by_filters, total_variation
 from .objective import LossTerms, Objective
-from .tiles import Tile, stride
+from .tiles import Tile
 
 # (tile passes done, tile passes in the step): a step makes two passes over its tiles.
 TileFn = Callable[[int, int], None]

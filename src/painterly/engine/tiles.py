@@ -15,56 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import ConfigError
-from ..nn.layers import INDEX, LAYERS
+from ..nn.layers import check_tile, grid, halo
 from .losses import Window
-
-
-def receptive_field(deepest: str) -> int:
-    """Input pixels across that one feature of ``deepest`` sees (3×3 convolutions and
-    2×2 poolings): 156 for ``block5_conv1``, 84 for ``block4_conv2``."""
-    field, jump = 1, 1
-    for layer in LAYERS[: INDEX[deepest] + 1]:
-        field += (2 if layer.kind == "conv" else 1) * jump
-        jump *= 1 if layer.kind == "conv" else 2
-    return field
-
-
-def stride(layer: str) -> int:
-    """Input pixels per feature of ``layer`` along each side: 2 per pooling up to it."""
-    return 1 << sum(each.kind == "pool" for each in LAYERS[: INDEX[layer] + 1])
-
-
-def grid(deepest: str) -> int:
-    """The stride of ``deepest``: tile edges on multiples of it keep pooling aligned."""
-    return stride(deepest)
-
-
-def reach(deepest: str) -> int:
-    """How far (input pixels) padding at a cut edge changes the features of ``deepest``:
-    each 3×3 convolution spreads it by one of its pixels, each pooling halves it
-    (rounded up). 80 for ``block5_conv1``, 40 for ``block4_conv2``."""
-    spread = 0  # in pixels of the current layer
-    for layer in LAYERS[: INDEX[deepest] + 1]:
-        spread = spread + 1 if layer.kind == "conv" else -(-spread // 2)
-    return spread * grid(deepest)
-
-
-def halo(deepest: str) -> int:
-    """The margin a tile reads beyond its core on each side: :func:`reach` rounded up
-    to the :func:`grid`."""
-    step = grid(deepest)
-    return -(-reach(deepest) // step) * step
-
-
-def check_tile(tile: int, deepest: str) -> None:
-    """Refuse a tile smaller than the halo: it would read more halo than core."""
-    if tile < halo(deepest):
-        raise ConfigError(
-            f"tile {tile} px is smaller than the {halo(deepest)} px halo that {deepest} "
-            f"needs: set {{field}} to {halo(deepest)} or more",
-            "tile",
-        )
 
 
 @dataclass(frozen=True)

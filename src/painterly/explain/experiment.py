@@ -25,8 +25,8 @@ from ..config.settings import FIELDS, PRESETS, Config, make_config
 from ..engine.targets import FeatureCache
 from ..errors import ConfigError, OutputError, did_you_mean
 from ..files import atomic, images
+from ..files.pairs import save_pair_or_fallback, write_json
 from ..transfer.inputs import ImageLike, check_style_sizes
-from ..transfer.result import save_pair_or_fallback, write_json
 from ..transfer.run import Progress, run, schedule
 
 if sys.version_info >= (3, 11):

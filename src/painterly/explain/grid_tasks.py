@@ -17,7 +17,7 @@ from ..cluster.task import Task
 from ..config.settings import make_config
 from ..engine.targets import FeatureCache
 from ..errors import ConfigError
-from ..transfer.result import write_pair
+from ..files.pairs import write_pair
 from . import experiment
 from .experiment import EventFn, GridResult, Run
 

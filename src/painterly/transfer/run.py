@@ -21,10 +21,9 @@ from ..engine.memory import MemoryPlan, check_fits
 from ..engine.objective import LossTerms, Objective, PixelLoss, objective_for
 from ..engine.precision import pick_device, resolve_precision
 from ..engine.targets import FeatureCache
-from ..engine.tiles import halo
 from ..errors import ConfigError
 from ..files import images
-from ..nn.layers import deepest, min_side
+from ..nn.layers import deepest, halo, min_side
 from ..nn.weights import load_weights
 from . import regions
 from .inputs import (

@@ -37,8 +37,8 @@ from ..cluster.task import Outcome
 from ..config.settings import Config, make_config
 from ..engine.targets import FeatureCache
 from ..errors import ConfigError, PainterlyError, WeightsError
+from ..files.pairs import write_json
 from ..nn import weights
-from ..transfer.result import write_json
 from ..transfer.run import ProgressFn
 from . import clips
 from .chunking import Chunking, seam_errors, spans, stitch

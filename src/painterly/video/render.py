@@ -30,9 +30,10 @@ from ..config.settings import Config, make_config
 from ..engine.targets import FeatureCache
 from ..errors import ConfigError, OutputError
 from ..files import images
+from ..files.pairs import write_json
 from ..transfer import colors
 from ..transfer.inputs import ImageLike
-from ..transfer.result import Result, write_json
+from ..transfer.result import Result
 from ..transfer.run import run
 from . import clips, flow
 from .clips import Clip

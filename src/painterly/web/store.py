@@ -35,8 +35,9 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
 from ..files import atomic, images
+from ..files.pairs import write_json
 from ..files.samples import BUNDLED, MASKS, bundled
-from ..transfer.result import Result, write_json
+from ..transfer.result import Result
 
 log = logging.getLogger(__name__)
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}\.(png|jpg|webp|tif|bmp|gif)$")
