@@ -7,7 +7,9 @@ command line prints the message on one line and exits with status 2.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Iterable
+from types import ModuleType
 
 
 class PainterlyError(Exception):
@@ -70,3 +72,19 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def require(module: str, needs: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or raise :class:`PainterlyError` saying what needs
+    it and the command that installs painterly's ``extra`` with it.
+
+    >>> require("json", "records need json", "dev").__name__
+    'json'
+    >>> require("no_such_module", "video needs PyAV", "video")
+    Traceback (most recent call last):
+    painterly.errors.PainterlyError: video needs PyAV: run pip install 'painterly[video]'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise PainterlyError(f"{needs}: run pip install 'painterly[{extra}]'") from None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import PainterlyError
+from ..errors import PainterlyError, require
 
 if TYPE_CHECKING:
     from ..cluster.studio import ClusterRuns
@@ -82,16 +82,14 @@ def serve(
       PAINTERLY_TOKEN=s3cret painterly serve --host 0.0.0.0
       painterly serve --cluster tcp://10.0.0.5:8786   # runs on a Dask scheduler's workers
     """
-    try:
-        from ..web.app import create_app
-        from ..web.form import FormLimits
-        from ..web.guard import Access, is_loopback
-        from ..web.server import make_server
-        from ..web.store import Limits
-    except ImportError:
-        raise PainterlyError(
-            "the studio needs its extra: run pip install 'painterly[web]'"
-        ) from None
+    for module in ("starlette", "uvicorn"):
+        require(module, "the studio needs its extra", "web")
+    from ..web.app import create_app
+    from ..web.form import FormLimits
+    from ..web.guard import Access, is_loopback
+    from ..web.server import make_server
+    from ..web.store import Limits
+
     if results.exists() and not results.is_dir():
         raise PainterlyError(f"--results '{results}' is a file: give a folder")
     if token is not None and len(token) < 8:

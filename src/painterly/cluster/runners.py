@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..engine.targets import FeatureCache
-from ..errors import ConfigError, PainterlyError
+from ..errors import ConfigError, PainterlyError, require
 from ..transfer.run import Progress
 from .task import WORKER_CACHE_BYTES, Outcome, Work, run_on_worker
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
 WORKERS_TIMEOUT = 15  # seconds to wait for a scheduler's first worker
-INSTALL = "run pip install 'painterly[cluster]'"
 
 
 @dataclass(frozen=True)
@@ -262,11 +261,7 @@ def connect(address: str) -> DaskRunner:
 
 
 def _dask() -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise PainterlyError(f"--workers and --cluster need Dask: {INSTALL}") from None
-    return distributed
+    return require("distributed", "--workers and --cluster need Dask", "cluster")
 
 
 def open_runner(workers: int | None, cluster: str | None) -> Runner:

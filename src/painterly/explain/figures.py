@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..errors import PainterlyError
+from .. import errors
 from ..files import images
 from ..nn.layers import INDEX
 from .features import Pair
@@ -25,12 +25,7 @@ DPI = 100
 
 def require() -> None:
     """Raise, with the command that fixes it, if matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise PainterlyError(
-            "figures need matplotlib: run pip install 'painterly[explain]'"
-        ) from None
+    errors.require("matplotlib", "figures need matplotlib", "explain")
 
 
 def _figure(width: float, height: float) -> Any:

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import ImageError, OutputError
+from ..errors import ImageError, OutputError, require
 from ..files import images
 
 log = logging.getLogger(__name__)
@@ -165,15 +166,9 @@ def as_float(frame: np.ndarray) -> np.ndarray:
     return frame.astype(np.float32) / 255
 
 
-def require_av() -> Any:
+def require_av() -> ModuleType:
     """PyAV, or an error with the command that installs it."""
-    try:
-        import av
-    except ImportError:
-        raise ImageError(
-            "video needs PyAV and OpenCV: run pip install 'painterly[video]'"
-        ) from None
-    return av
+    return require("av", "video needs PyAV and OpenCV", "video")
 
 
 def check_output(path: Path) -> str:

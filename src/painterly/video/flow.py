@@ -13,24 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
 
 import numpy as np
 
-from ..errors import PainterlyError
+from ..errors import require
 
 DIS_PRESETS = ("ultrafast", "fast", "medium")
 
 
-def require_cv2() -> Any:
+def require_cv2() -> ModuleType:
     """OpenCV, or an error with the command that installs it."""
-    try:
-        import cv2
-    except ImportError:
-        raise PainterlyError(
-            "video needs OpenCV and PyAV: run pip install 'painterly[video]'"
-        ) from None
-    return cv2
+    return require("cv2", "video needs OpenCV and PyAV", "video")
 
 
 @dataclass(frozen=True)

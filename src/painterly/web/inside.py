@@ -11,7 +11,7 @@ from threading import Lock
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import PainterlyError
+from ..errors import PainterlyError, require
 from ..explain import features
 from ..nn.layers import CONV_NAMES
 from .api import error
@@ -20,18 +20,22 @@ from .state import studio
 
 SIDE = 256  # longest side the image is looked at
 CACHE = 32  # drawings kept (image ids are content hashes: a drawing never goes stale)
-INSTALL = "pip install 'painterly[web,explain]'"
 
 _cache: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
 _cache_lock = Lock()
 
 
-def has_matplotlib() -> bool:
+def missing_matplotlib() -> str | None:
+    """Why See inside cannot draw here, with the command that fixes it, or ``None``."""
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        require("matplotlib", "See inside draws with matplotlib, not installed here", "web,explain")
+    except PainterlyError as exc:
+        return str(exc)
+    return None
+
+
+def has_matplotlib() -> bool:
+    return missing_matplotlib() is None
 
 
 async def inside(request: Request) -> Response:
@@ -44,8 +48,9 @@ async def inside(request: Request) -> Response:
         path = st.store.image_path(image_id)
     except PainterlyError as exc:
         return error(404, str(exc))
-    if not has_matplotlib():
-        return error(424, f"See inside draws with matplotlib, which is not installed: {INSTALL}")
+    missing = missing_matplotlib()
+    if missing is not None:
+        return error(424, missing)
     key = (kind, image_id, layer)
     with _cache_lock:
         png = _cache.get(key)
