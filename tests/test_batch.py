@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,9 +16,10 @@ from typing import Any
 
 import psutil
 import pytest
+from PIL import Image
 
-from conftest import DATA, FailsWith
-from dask_procs import SRC, Cluster, listening, wait_for
+from dask_procs import Cluster, children_left, listening, wait_for
+from helpers import DATA, SRC, FailsWith, free_port
 from painterly.batch import BatchProgress, batch, plan
 from painterly.cli import main
 from painterly.cli.batch import spread_styles
@@ -77,6 +77,17 @@ def test_plan_crosses_pairs_or_blends(photos: Path, paintings: list[str]) -> Non
     assert changed[0].key != cross[0].key
     with pytest.raises(ConfigError, match="as many styles as contents"):
         plan([photos], paintings[:1], "pairs", cfg)
+
+
+def test_a_folder_of_ppm_photos_is_a_batch(tmp_path: Path, photos: Path) -> None:
+    netpbm = tmp_path / "netpbm"
+    netpbm.mkdir()
+    for photo in photos.iterdir():
+        Image.open(photo).save(netpbm / f"{photo.stem}.ppm")
+    (netpbm / "notes.txt").write_text("not a photo")
+    items = plan([netpbm], [netpbm / "tubingen.ppm"], "cross", Config())
+    assert [i.name for i in items] == ["shipwreck__tubingen", "tubingen__tubingen"]
+    assert items[0].content == netpbm / "shipwreck.ppm"
 
 
 def test_styles_option_takes_several_files() -> None:
@@ -144,9 +155,7 @@ def test_corrupt_image_fails_its_item_and_the_rest_finish(
 def test_up_front_errors_are_one_line_and_write_nothing(
     tmp_path: Path, photos: Path, fails_with: FailsWith, extra: list[str], message: str
 ) -> None:
-    with socket.socket() as sock:  # a port where nothing listens
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
+    port = str(free_port())  # nothing listens there
     extra = [
         e.replace("STYLE", str(DATA / "starry_night.jpg")).replace("PORT", port) for e in extra
     ]
@@ -166,6 +175,7 @@ def test_output_that_cannot_be_a_folder_is_refused(
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_batch_runs_only_the_missing_items_again(
     tmp_path: Path, photos: Path, paintings: list[str], sig: int
@@ -199,6 +209,7 @@ def test_killed_batch_runs_only_the_missing_items_again(
     assert not list(out.glob(".*.part"))
 
 
+@pytest.mark.cluster
 def test_local_cluster_of_two_workers_runs_four_items_on_loopback(
     tmp_path: Path, photos: Path, paintings: list[str]
 ) -> None:
@@ -218,8 +229,7 @@ def test_local_cluster_of_two_workers_runs_four_items_on_loopback(
     lines = _lines(out)
     assert all(x["state"] == "done" and x["worker"].startswith("tcp://127.0.0.1:") for x in lines)
     assert listening == {"127.0.0.1"}
-    left = [p.cmdline() for p in psutil.Process().children(recursive=True)]
-    assert not [c for c in left if "resource_tracker" not in " ".join(c)]  # cluster gone
+    assert not children_left()  # the cluster is gone
     records = [json.loads((out / f"{n}.json").read_text()) for n in result.done]
     assert {r["seed"] for r in records} == {0} and all(not r["interrupted"] for r in records)
 
@@ -227,6 +237,7 @@ def test_local_cluster_of_two_workers_runs_four_items_on_loopback(
 # --- a scheduler and workers started by hand, as on a real cluster --------------------
 
 
+@pytest.mark.cluster
 def test_worker_killed_mid_item_its_item_runs_again_and_is_written_once(
     tmp_path: Path, photos: Path, paintings: list[str], cluster: Cluster
 ) -> None:
@@ -257,6 +268,7 @@ def test_worker_killed_mid_item_its_item_runs_again_and_is_written_once(
     assert all(json.loads((out / f"{n}.json").read_text())["steps"] == 4 for n in result.done)
 
 
+@pytest.mark.cluster
 def test_worker_without_weights_fails_one_item_then_gets_none(
     tmp_path: Path, photos: Path, paintings: list[str], cluster: Cluster,
     caplog: pytest.LogCaptureFixture,

@@ -28,11 +28,12 @@ from .cluster.task import Task, input_files, read_files
 from .config.settings import Config, check_style_weights, make_config
 from .engine.loop import costs
 from .errors import ConfigError, OutputError
+from .files.images import readable_extensions
 from .files.pairs import read_pair, write_pair
 from .nn import weights
-from .transfer.run import Progress, schedule
+from .transfer.run import Progress
+from .transfer.schedule import schedule
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 MODES = ("cross", "pairs", "blend")
 
 
@@ -135,10 +136,11 @@ def expand(patterns: Sequence[str | os.PathLike[str]], what: str) -> list[Path]:
     if not patterns:
         raise ConfigError(f"no {what} images given: name files, folders or quoted globs")
     found: list[Path] = []
+    readable = readable_extensions()
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in readable)
         elif path.is_file():
             matches = [path]
         else:

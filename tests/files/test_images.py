@@ -189,3 +189,9 @@ def test_a_large_file_is_decoded_smaller_for_a_small_use(
     assert used in calls and 128 <= small.shape[-1] < 400 and small.shape[-2:] != (1200, 1600)
     assert abs(small.shape[-1] / small.shape[-2] - 4 / 3) < 0.02
     assert (small - torch.tensor([30, 160, 90]).view(1, 3, 1, 1) / 255).abs().max() < 0.02
+
+
+def test_readable_extensions_are_the_formats_pillow_decodes() -> None:
+    readable = images.readable_extensions()
+    assert {".png", ".jpg", ".jpeg", ".webp", ".tif", ".bmp", ".ppm", ".pgm", ".tga"} <= readable
+    assert not {".pdf", ".h5", ".mpg", ".txt", ".json"} & readable  # written or identified only

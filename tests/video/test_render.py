@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FailsWith
+from helpers import FailsWith
 from painterly.cli import main
 from painterly.files.samples import moving_clip
 from painterly.video import clips
@@ -172,6 +172,23 @@ def test_gif_webm_and_folder_outputs_hold_every_frame(
     assert out.with_suffix(".json").is_file()
     if name == "frames":
         assert sorted(p.name for p in out.glob("*.png"))[0] == "000001.png"
+
+
+@pytest.mark.parametrize("suffix", [".ppm", ".pgm", ".tga"])
+def test_a_folder_of_any_format_pillow_reads_is_a_clip(tmp_path: Path, suffix: str) -> None:
+    frames = moving_clip(3, 48, pan=0.1, zoom=0.0, thing=False)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, frame in enumerate(frames):
+        picture = Image.fromarray(frame)
+        (picture.convert("L") if suffix == ".pgm" else picture).save(folder / f"f{t}{suffix}")
+    (folder / "notes.txt").write_text("not a frame")
+    clip = clips.read_clip(folder, None)
+    assert len(clip.frames) == 3 and clip.frames[0].shape == frames[0].shape
+    if suffix == ".pgm":  # grey frames come in as RGB with equal channels
+        assert (clip.frames[1][..., 0] == clip.frames[1][..., 2]).all()
+    else:  # lossless: the pixels written
+        assert all((a == b).all() for a, b in zip(clip.frames, frames, strict=True))
 
 
 def test_fps_resamples_and_frames_picks_a_range(movie: Path) -> None:

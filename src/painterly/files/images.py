@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError, OutputError
 from .atomic import atomic_write, check_writable, reason
@@ -46,6 +46,25 @@ DEEP_FORMATS = ("PNG", "TIFF")  # formats written with 16 bits per channel
 _REDUCIBLE = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F", "YCbCr", "PA")  # Image.reduce's modes
 _SRGB = ImageCms.createProfile("sRGB")
 _SRGB_ICC = ImageCms.ImageCmsProfile(_SRGB).tobytes()
+
+
+def readable_extensions() -> frozenset[str]:
+    """The file extensions (lower case, with the dot) of the formats this Pillow can open
+    and decode: what a folder of photos or of frames is read for.
+
+    >>> {".png", ".jpg", ".ppm", ".tga"} <= readable_extensions()
+    True
+    """
+    found = Image.registered_extensions()  # loads the plugins that fill Image.OPEN
+    return frozenset(e.lower() for e, fmt in found.items() if fmt in Image.OPEN and _decodes(fmt))
+
+
+def _decodes(fmt: str) -> bool:
+    """Whether Pillow decodes a format's pixels by itself: not the formats it only
+    identifies (its docs: BUFR, GRIB, HDF5, MPEG, WMF), which need a handler."""
+    factory = Image.OPEN[fmt][0]
+    stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
+    return not stub and fmt != "MPEG"
 
 
 def open_image(path: str | os.PathLike[str], max_side: int | None = None) -> Image.Image:

@@ -27,7 +27,6 @@ from ..files import images
 
 log = logging.getLogger(__name__)
 
-FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 VIDEO_OUTPUTS = {".mp4": ("mp4", "libx264", "aac"), ".webm": ("webm", "libvpx-vp9", "libopus")}
 OUTPUT_KINDS = (*VIDEO_OUTPUTS, ".gif", "a folder")
 FOLDER_FPS = Fraction(24)  # the rate of a folder of frames unless --fps says otherwise
@@ -95,7 +94,8 @@ def _nat(path: Path) -> list[Any]:
 
 
 def _frame_files(folder: Path) -> list[Path]:
-    found = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS]
+    readable = images.readable_extensions()
+    found = [p for p in folder.iterdir() if p.suffix.lower() in readable]
     return sorted(found, key=_nat)
 
 
