@@ -27,7 +27,8 @@ from .cluster.runners import Event, Finished, Lost, Started, Stepped
 from .cluster.task import Task, input_files, read_files
 from .config.settings import Config, check_style_weights, make_config
 from .engine.loop import costs
-from .errors import ConfigError, OutputError
+from .errors import ConfigError
+from .files import atomic
 from .files.images import readable_extensions
 from .files.pairs import read_pair, write_pair
 from .nn import weights
@@ -115,14 +116,13 @@ def batch(
     items = plan(contents, styles, mode, cfg)
     if cluster is None:
         weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
-    folder = Path(out)
-    _check_writable(folder)
+    folder = atomic.check_folder(out, "batch output")
     ledger = _Ledger(folder, items, cfg, progress)
     if not ledger.todo:
         return ledger.result
     runner = runners.open_runner(workers, cluster)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        atomic.make_folder(folder, "batch output")
         runner.run(ledger.tasks(read_files(cfg)), ledger.handle)
     finally:
         runner.close()
@@ -219,15 +219,6 @@ def _check_names(items: Sequence[Item]) -> None:
 def config_hash(cfg: Config) -> str:
     """A short digest of a config (the manifest's ``config``)."""
     return hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _check_writable(folder: Path) -> None:
-    """The output folder, or the nearest folder above it that exists, is writable."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"output '{folder}' is a file: give a folder for the batch")
-    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder '{folder}' cannot be written here: give another -o")
 
 
 class _Ledger:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,24 @@ def test_read_only_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(OutputError, match="no permission to write in its folder"):
         atomic.check_writable(tmp_path / "x.png")
+
+
+def test_check_folder_names_the_folder_and_the_fix(tmp_path: Path) -> None:
+    new = tmp_path / "a" / "b"
+    assert atomic.check_folder(new, "batch output") == new
+    assert list(tmp_path.iterdir()) == []  # nothing created, the probe removed
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    cases = [
+        (blocker, "batch output '{}' is a file: give a folder", {}),
+        (blocker / "out", f"folder '{{}}' cannot be created: '{blocker}' is a file; choose", {}),
+        (Path("/proc/self/out"), "folder '{}' cannot be written: new files cannot be", {}),
+        (new, "batch output folder '{}' does not exist: create it first", {"create": False}),
+    ]
+    for folder, message, options in cases:
+        with pytest.raises(OutputError, match=re.escape(message.format(folder))):
+            atomic.check_folder(folder, "batch output", **options)
+    assert atomic.make_folder(new).is_dir() and blocker.read_text() == "x"
 
 
 def test_stale_parts_of_the_same_name_are_removed(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ Every file is written to a hidden temporary part beside it (``.NAME.XXXX.part``)
 flushed to disk, then renamed into place while a lock on the output's name keeps
 other painterly processes from writing the same name at the same time. A part left
 by a process killed at the wrong moment is removed by the next write of that name.
-Before a long run, :func:`check_writable` proves that the output can be created.
+Before a long run, :func:`check_writable` (a file) and :func:`check_folder` prove that
+the output can be created.
 """
 
 from __future__ import annotations
@@ -25,16 +26,46 @@ except ImportError:  # pragma: no cover - Windows: no locking between processes
 
 
 def check_writable(path: Path, what: str = "output") -> None:
-    """Raise :class:`OutputError` naming why ``path`` cannot be created: by creating and
-    removing a temporary file beside it."""
+    """Raise :class:`OutputError` naming why the file ``path`` cannot be created in its
+    folder, which must exist (see :func:`check_folder`)."""
     if path.is_dir():
         raise OutputError(f"{what} '{path}' is a folder: name a file, e.g. '{path / 'out.png'}'")
-    folder = path.parent
-    if not folder.is_dir():
+    check_folder(path.parent, what, create=False)
+
+
+def check_folder(
+    folder: str | os.PathLike[str], what: str = "output", *, create: bool = True
+) -> Path:
+    """Check, creating nothing, that files can be written in ``folder``, by creating and
+    removing a temporary file there or, for a folder not made yet (with ``create``), in
+    the nearest folder above it; else raise :class:`OutputError` in one line naming the
+    folder and the fix, e.g. "batch output folder 'out' cannot be written: no permission
+    to write in its folder; choose another folder"."""
+    folder = Path(folder)
+    if not create and not folder.is_dir():
         raise OutputError(f"{what} folder '{folder}' does not exist: create it first")
-    failure = probe(folder, path.name)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{what} '{folder}' is a file: give a folder")
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise OutputError(
+            f"{what} folder '{folder}' cannot be created: '{existing}' is a file; "
+            "choose another folder"
+        )
+    failure = probe(existing)
     if failure is not None:
-        raise OutputError(f"{what} '{path}' cannot be created: {reason(failure)}")
+        raise OutputError(f"{what} folder '{folder}' cannot be written: {reason(failure)}")
+    return folder
+
+
+def make_folder(folder: str | os.PathLike[str], what: str = "output") -> Path:
+    """:func:`check_folder`, then create the folder (and those above it)."""
+    folder = check_folder(folder, what)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{what} folder '{folder}' cannot be created: {reason(exc)}") from None
+    return folder
 
 
 def probe(folder: Path, name: str = "painterly") -> OSError | None:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import ImageError, OutputError, require
-from ..files import images
+from ..files import atomic, images
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +184,7 @@ def check_output(path: Path) -> str:
             f"output '{path}' has extension '{path.suffix}': use one of "
             f"{', '.join(OUTPUT_KINDS)} (a name without extension)"
         )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output folder '{parent}' does not exist: create it first")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder '{parent}' is not writable: choose another output")
+    atomic.check_folder(path.parent, "output", create=False)
     return kind
 
 

@@ -29,7 +29,7 @@ from .._version import __version__
 from ..config.settings import Config, make_config
 from ..engine.targets import FeatureCache
 from ..errors import ConfigError, OutputError
-from ..files import images
+from ..files import atomic, images
 from ..files.pairs import write_json
 from ..transfer import colors
 from ..transfer.inputs import ImageLike
@@ -229,12 +229,7 @@ def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -
         return state
     if work.is_dir() and any(work.iterdir()):
         raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
-    try:
-        make.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write '{work}' ({exc.strerror}): choose another output"
-        ) from None
+    atomic.make_folder(make, "output")
     return fresh
 
 
