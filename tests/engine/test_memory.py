@@ -21,13 +21,18 @@ def test_estimate_counts_activations_and_history() -> None:
 
 def test_too_large_even_in_tiles_names_a_size_that_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: 4 * 2**30)
-    assert memory.check_fits(384, 512, "block5_conv1", "fp32", 512, history=50).tile is None
+    assert memory.check_fits(384, 512, "block5_conv1", "fp32", size=512, history=50).tile is None
     with pytest.raises(ConfigError, match=r"even in tiles.*use size (\d+) or less") as info:
-        memory.check_fits(6144, 8192, "block5_conv1", "fp32", 8192, history=50)
+        memory.check_fits(6144, 8192, "block5_conv1", "fp32", size=8192, history=50)
     fit = int(str(info.value).split("use size ")[1].split()[0])
     assert 2048 < fit < 8192
     memory.check_fits(
-        round(6144 * fit / 8192), round(8192 * fit / 8192), "block5_conv1", "fp32", fit, history=50
+        round(6144 * fit / 8192),
+        round(8192 * fit / 8192),
+        "block5_conv1",
+        "fp32",
+        size=fit,
+        history=50,
     )
 
 
@@ -36,7 +41,7 @@ def test_a_small_budget_picks_tiles_then_a_shorter_history(
 ) -> None:
     whole = memory.estimate_peak_bytes(1536, 2048, "block5_conv1", "fp32", 40)
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: whole // 2)
-    fit = memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, history=40)
+    fit = memory.check_fits(1536, 2048, "block5_conv1", "fp32", size=2048, history=40)
     assert fit.tile is not None and memory.SHORT_HISTORY <= fit.history <= 40
     assert fit.need <= whole // 2
     assert not fit.fits_whole(1536, 2048, "block5_conv1", "fp32")
@@ -44,11 +49,14 @@ def test_a_small_budget_picks_tiles_then_a_shorter_history(
     # Less still: the smallest tile, and the history shrunk to what is left.
     tight = memory.tiled_peak_bytes(1536, 2048, "block5_conv1", "fp32", 256, 20)
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: tight)
-    fit = memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, history=40)
+    fit = memory.check_fits(1536, 2048, "block5_conv1", "fp32", size=2048, history=40)
     assert (fit.tile, fit.history) == (256, 20)
     # A tile given is kept.
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: 64 * 2**30)
-    assert memory.check_fits(1536, 2048, "block5_conv1", "fp32", 2048, 40, tile=384).tile == 384
+    assert (
+        memory.check_fits(1536, 2048, "block5_conv1", "fp32", size=2048, history=40, tile=384).tile
+        == 384
+    )
 
 
 def test_larger_tiles_come_before_a_long_history() -> None:
@@ -70,7 +78,7 @@ def test_the_guard_asks_the_device_it_will_run_on(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(memory, "host_bytes", lambda: 64 * 2**30)
     assert memory.available_bytes(torch.device("cpu")) == int(memory.HEADROOM * 64 * 2**30)
     # 1 GiB free on the GPU refuses a size that the host's memory would take.
-    memory.check_fits(768, 1024, "block5_conv1", "fp32", 1024)
+    memory.check_fits(768, 1024, "block5_conv1", "fp32", size=1024)
     with pytest.raises(ConfigError, match="use size") as info:
-        memory.check_fits(768, 1024, "block5_conv1", "fp32", 1024, device=torch.device("cuda"))
+        memory.check_fits(768, 1024, "block5_conv1", "fp32", size=1024, device=torch.device("cuda"))
     assert info.value.field == "size"

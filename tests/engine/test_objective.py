@@ -58,8 +58,8 @@ def test_relative_losses_are_one_for_zero_features() -> None:
     objective = Objective(
         {"block1_conv1": target["block1_conv1"]},
         [style],
-        (1.0,),
-        {"block2_conv1": 1.0},
+        style_image_weights=(1.0,),
+        layer_weights={"block2_conv1": 1.0},
         content_weight=1.0,
         style_weight=1.0,
         relative=True,
@@ -80,10 +80,12 @@ def test_objective_for_reads_the_config() -> None:
     )
     target, style, now = features(0), features(1), features(3)
     image = torch.rand(1, 3, 8, 8)
-    scaled = objective_for(cfg, target, [style], (1.0,), content_scale=4.0)(now, image)
-    plain = objective_for(cfg, target, [style], (1.0,))(now, image)
-    assert float(scaled.content) == float(plain.content)  # the parts are unweighted
-    extra = float(scaled.total - plain.total)
+    weights = (1.0,)
+    scaled = objective_for(cfg, target, [style], style_image_weights=weights, content_scale=4.0)
+    plain = objective_for(cfg, target, [style], style_image_weights=weights)(now, image)
+    scaled_terms = scaled(now, image)
+    assert float(scaled_terms.content) == float(plain.content)  # the parts are unweighted
+    extra = float(scaled_terms.total - plain.total)
     assert extra == pytest.approx(3 * 2.0 * float(plain.content), rel=1e-5)
 
 
@@ -94,10 +96,10 @@ def test_masks_need_the_gram_loss() -> None:
         Objective(
             {},
             [style],
-            (1.0,),
-            {"block1_conv1": 1.0},
-            1.0,
-            1.0,
+            style_image_weights=(1.0,),
+            layer_weights={"block1_conv1": 1.0},
+            content_weight=1.0,
+            style_weight=1.0,
             style_loss="w2",
             style_masks=[mask],
         )

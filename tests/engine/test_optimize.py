@@ -40,7 +40,7 @@ def test_lbfgs_takes_torch_lbfgs_steps() -> None:
     # evaluation per step, no line search) to float rounding.
     x, target, scale = problem()
     target = x.detach() + 0.01 * (target - x.detach())
-    mine = PixelOptimizer(x, "lbfgs", None, history=5)
+    mine = PixelOptimizer(x, "lbfgs", lr=None, history=5)
     y = x.detach().clone().requires_grad_(True)
     theirs = torch.optim.LBFGS(
         [y], lr=1.0, max_iter=1, history_size=5, tolerance_grad=0.0, tolerance_change=0.0
@@ -59,7 +59,7 @@ def test_lbfgs_takes_torch_lbfgs_steps() -> None:
 
 def test_capped_lbfgs_remembers_the_real_move() -> None:
     x, target, scale = problem()
-    opt = PixelOptimizer(x, "lbfgs", None, history=10)
+    opt = PixelOptimizer(x, "lbfgs", lr=None, history=10)
     assert opt.lbfgs is not None
     capped, losses = 0, []
     for _ in range(12):
@@ -76,7 +76,7 @@ def test_capped_lbfgs_remembers_the_real_move() -> None:
 
 def test_gradient_descent_first_step_moves_pixels_by_its_constant() -> None:
     x, target, scale = problem()
-    opt = PixelOptimizer(x, "gd", None, history=0)
+    opt = PixelOptimizer(x, "gd", lr=None, history=0)
     before = x.detach().clone()
     first = opt.step(lambda: quadratic(x, target, scale))
     assert float((x.detach() - before).abs().max()) == pytest.approx(GD_FIRST_STEP, rel=1e-5)
@@ -86,7 +86,7 @@ def test_gradient_descent_first_step_moves_pixels_by_its_constant() -> None:
 
 def test_adam_moves_each_pixel_by_its_rate_at_first() -> None:
     x, target, scale = problem()
-    opt = PixelOptimizer(x, "adam", 0.05, history=0)
+    opt = PixelOptimizer(x, "adam", lr=0.05, history=0)
     before = x.detach().clone()
     opt.step(lambda: quadratic(x, target, scale))
     # Adam's first step is lr * sign(gradient): every pixel moves towards its target by lr.
@@ -96,7 +96,7 @@ def test_adam_moves_each_pixel_by_its_rate_at_first() -> None:
 def test_lbfgs_given_a_scale_takes_a_full_first_step() -> None:
     x, target, scale = problem()
     target = x.detach() + 0.01 * (target - x.detach())  # near: no step is capped
-    opt = PixelOptimizer(x, "lbfgs", None, history=5, gamma=0.5)
+    opt = PixelOptimizer(x, "lbfgs", lr=None, history=5, gamma=0.5)
     before = x.detach().clone()
     opt.step(lambda: quadratic(x, target, scale))
     # The gradient at the start is scale * (x - target); the move is -gamma times it.
@@ -130,7 +130,7 @@ def test_spectral_preconditioner_is_symmetric_positive_and_favours_broad_changes
 def test_preconditioned_lbfgs_scales_its_start_by_the_last_pair() -> None:
     x, target, scale = problem()
     target = x.detach() + 0.01 * (target - x.detach())
-    opt = PixelOptimizer(x, "lbfgs", None, history=5, precondition=True)
+    opt = PixelOptimizer(x, "lbfgs", lr=None, history=5, precondition=True)
     assert opt.lbfgs is not None
     for _ in range(3):
         opt.step(lambda: quadratic(x, target, scale))
@@ -157,7 +157,7 @@ def test_preconditioned_lbfgs_corrects_broad_errors_in_fewer_steps() -> None:
     ends = {}
     for precondition in (False, True):
         x = torch.full_like(target, 0.5).requires_grad_(True)
-        opt = PixelOptimizer(x, "lbfgs", None, history=10, precondition=precondition)
+        opt = PixelOptimizer(x, "lbfgs", lr=None, history=10, precondition=precondition)
         losses = [float(opt.step(partial(smoothness, x, target)).total) for _ in range(25)]
         assert losses[-1] < losses[0]
         ends[precondition] = losses[-1]
@@ -171,7 +171,7 @@ def test_bounded_lbfgs_keeps_pixels_in_range_and_remembers_the_clipped_move(
     x, target, scale = problem()  # the targets lie above 1: the moves get clipped
     # As a run takes its steps: a carried curvature scale, and both options on.
     opt = PixelOptimizer(
-        x, "lbfgs", None, history=10, gamma=0.5, precondition=precondition, bounded=True
+        x, "lbfgs", lr=None, history=10, gamma=0.5, precondition=precondition, bounded=True
     )
     assert opt.lbfgs is not None
     for _ in range(40):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -111,44 +108,3 @@ def test_resolve_keeps_an_explicit_precision_and_asks_for_auto(
     with pytest.raises(ConfigError, match="not supported on mps") as info:
         resolve_precision("bf16", torch.device("mps"))
     assert info.value.field == "precision"
-
-
-FAULTS = """
-import resource, sys, torch
-import painterly
-torch.empty(48 << 20, dtype=torch.uint8).fill_(1)  # a first buffer, faulted in once
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):  # a step's pattern: the same large buffer, allocated and freed
-    torch.empty(48 << 20, dtype=torch.uint8).fill_(1)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-def _faults(**env: str) -> int:
-    # Without glibc's own settings, which win over painterly's: Dask's nanny puts
-    # MALLOC_TRIM_THRESHOLD_ into the environment of a process that imported it.
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    settings = {**inherited, "THP_MEM_ALLOC_ENABLE": "0", **env}
-    done = subprocess.run(
-        [sys.executable, "-c", FAULTS], env=settings, capture_output=True, text=True, check=True
-    )
-    return int(done.stdout)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
-def test_freed_buffers_are_reused_not_faulted_in_again() -> None:
-    # Five 48 MiB buffers are 61,440 pages of 4 KiB: with glibc's defaults each comes
-    # back from the kernel new; kept by painterly, the pages already touched serve them
-    # (at most one buffer's 12,288 are new, when the heap must grow once).
-    assert _faults() < 15_000
-    assert _faults(PAINTERLY_KEEP_FREED="0") > 45_000
-
-
-def test_keep_freed_memory_leaves_a_users_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
-    assert precision.keep_freed_memory() is False
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
-    monkeypatch.setenv("PAINTERLY_KEEP_FREED", "0")
-    assert precision.keep_freed_memory() is False
-    monkeypatch.delenv("PAINTERLY_KEEP_FREED")
-    assert precision.keep_freed_memory() is sys.platform.startswith("linux")

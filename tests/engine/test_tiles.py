@@ -8,19 +8,17 @@ from typing import Any
 import pytest
 import torch
 
+from helpers import DATA, SKY
 from painterly import Progress, stylize
 from painterly.config.settings import Config, check_style_weights
 from painterly.engine import tiles
-from painterly.engine.evaluator import Extractor, build_network
+from painterly.engine.evaluator import Evaluator, build_network
 from painterly.engine.objective import LossTerms
 from painterly.files import images
 from painterly.nn import layers
 from painterly.nn.weights import load_weights
-from painterly.transfer import run
 from painterly.transfer.inputs import prepare
-
-DATA = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data"
-SKY = DATA / "tubingen_sky.png"
+from painterly.transfer.scale import build_step
 
 
 def test_halo_comes_from_the_layer_walk() -> None:
@@ -62,18 +60,19 @@ def _evaluate(
     in tiles (with a caller's pixel term ``extra``, if given)."""
     inputs = prepare(cfg, DATA / "tubingen.jpg", styles)
     cpu = torch.device("cpu")
-    net = build_network(cfg, load_weights(cfg.weights), inputs.content, hw, cpu)
-    extractor = Extractor(cfg, net, cpu, precision)
-    weights = check_style_weights(cfg, len(styles))
-    objective = run._objective(cfg, extractor, inputs, weights, hw, hw)
-    objective.extra = extra
+    weights = load_weights(cfg.weights)
+    net = build_network(cfg, weights, inputs.content, hw, cpu, precision=precision)
+    evaluator = Evaluator(net, cpu, precision)
+    image_weights = check_style_weights(cfg, len(styles))
+    step = build_step(
+        cfg, evaluator, inputs, image_weights=image_weights, size=hw, final=hw, extra=extra
+    )
     noise = torch.rand((1, 3, *hw), generator=torch.Generator().manual_seed(0))
     start = 0.7 * images.resize(inputs.content, hw) + 0.3 * noise
     out = []
     for each in (None, tile):
         x = start.clone().requires_grad_(True)
-        extractor.tile = each
-        terms: LossTerms = extractor.loss_and_grad(x, objective)
+        terms: LossTerms = evaluator.loss_and_grad(x, step.objective, tile=each)
         assert x.grad is not None
         out += [terms.as_floats(), x.grad]
     return out

@@ -8,7 +8,8 @@ import torch
 
 import painterly
 from painterly.files import images
-from painterly.nn.vgg import VGG19Features, conv_relu, conv_relu_pool, fusable, pack
+from painterly.nn.kernels import SLOW_PATH, conv_relu, conv_relu_pool, fusable, pack
+from painterly.nn.vgg import VGG19Features, pooling_gains
 from painterly.nn.weights import load_weights
 
 
@@ -18,8 +19,8 @@ def test_calibrated_average_pooling_keeps_magnitudes(content_path: Path) -> None
     layer = ["block5_conv1"]
     peak = VGG19Features(weights, layer, "max")
     plain = VGG19Features(weights, layer, "avg")
-    scaled = VGG19Features(weights, layer, "avg")
-    gains = scaled.calibrate_pooling(x)
+    gains = pooling_gains(weights, layer, "zeros", x)
+    scaled = VGG19Features(weights, layer, "avg", pool_gains=gains)
     assert len(gains) == 4 and all(g > 1 for g in gains.values())
     with torch.no_grad():
         ref = peak(x)["block5_conv1"].mean()
@@ -31,7 +32,7 @@ def test_calibrated_average_pooling_keeps_magnitudes(content_path: Path) -> None
 
 def test_average_pooling_runs(content_path: Path, style_path: Path) -> None:
     result = painterly.stylize(content_path, [style_path], iterations=5, size=64, pooling="avg")
-    assert result.history[-1]["total"] < result.history[0]["total"]
+    assert result.history[-1].losses["total"] < result.history[0].losses["total"]
 
 
 def test_fused_convolution_and_relu_match_the_separate_ones() -> None:
@@ -92,8 +93,7 @@ def test_packed_weights_give_the_same_map_and_input_gradient() -> None:
 
 
 def test_a_network_packs_from_the_third_step_at_a_size_and_keeps_two(content_path: Path) -> None:
-    net = VGG19Features(load_weights(), ["block2_conv1"]).cast_weights(torch.bfloat16)
-    net.to_channels_last()
+    net = VGG19Features(load_weights(), ["block2_conv1"], dtype=torch.bfloat16, channels_last=True)
     photo = images.load_image(content_path)
     for index, hw in enumerate(((32, 48), (40, 56), (48, 64))):
         x = images.resize(photo, hw).contiguous(memory_format=torch.channels_last)
@@ -112,8 +112,7 @@ def test_a_wanted_map_before_a_pooling_keeps_its_own_gradient(content_path: Path
     x = images.resize(images.load_image(content_path), (32, 48))
     grads, maps = [], []
     for layers in (["block1_conv2"], ["block1_conv2", "block2_conv1"]):
-        net = VGG19Features(load_weights(), layers).cast_weights(torch.bfloat16)
-        net.to_channels_last()
+        net = VGG19Features(load_weights(), layers, dtype=torch.bfloat16, channels_last=True)
         image = x.clone().requires_grad_(True)
         feats = net(image.contiguous(memory_format=torch.channels_last))
         feats["block1_conv2"].float().pow(2).sum().backward()
@@ -128,12 +127,11 @@ def test_a_wanted_map_before_a_pooling_keeps_its_own_gradient(content_path: Path
 
 def test_lean_input_and_bf16_weights_give_the_same_features(content_path: Path) -> None:
     x = images.resize(images.load_image(content_path), (32, 48))
-    net = VGG19Features(load_weights(), ["block2_conv1"])
+    weights, layer = load_weights(), ["block2_conv1"]
+    net = VGG19Features(weights, layer, dtype=torch.bfloat16)
     with torch.no_grad():
-        lean = net(x)["block2_conv1"]
-        net.lean_input = False
-        gathered = net(x)["block2_conv1"]
-        net.cast_weights(torch.bfloat16)
+        lean = VGG19Features(weights, layer)(x)["block2_conv1"]
+        gathered = VGG19Features(weights, layer, fast=SLOW_PATH)(x)["block2_conv1"]
         half = net(x)["block2_conv1"]
     assert torch.equal(lean, gathered)
     assert net.dtype == torch.bfloat16 and net.mean.dtype == torch.float32

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from painterly.config.settings import Config
+from painterly.engine.loop import StepRecord
 from painterly.errors import ConfigError, SavedElsewhere
 from painterly.files import atomic
 from painterly.files import pairs as records
@@ -28,8 +29,8 @@ def result(**changes: object) -> Result:
     fields: dict[str, object] = {
         "image": painting.clone(),
         "history": [
-            {"step": 1, "scale": 0, "total": 4.0, "style": 1.0},
-            {"step": 2, "scale": 0, "total": 2.0, "style": 0.5},
+            StepRecord(1, 0, 0.5, {"total": 4.0, "style": 1.0}),
+            StepRecord(2, 0, 1.0, {"total": 2.0, "style": 0.5}),
         ],
         "config": Config(size=64, seed=3),
         "seed": 3,

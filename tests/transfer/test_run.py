@@ -15,7 +15,8 @@ import painterly
 from painterly.engine.loop import nonfinite_loss
 from painterly.errors import ConfigError
 from painterly.files import images
-from painterly.transfer.run import Progress, schedule
+from painterly.transfer.run import Progress
+from painterly.transfer.schedule import schedule
 
 SMALL: dict[str, Any] = {"size": 64, "seed": 1}
 
@@ -24,7 +25,7 @@ def test_style_loss_falls_tenfold_and_image_changes(content_path: Path, style_pa
     # A style-heavy weight, so the content term does not hold the style loss back.
     result = painterly.stylize(content_path, [style_path], style_weight=20, iterations=40, **SMALL)
     first, last = result.history[0], result.history[-1]
-    assert last["style"] * 10 <= first["style"]
+    assert last.losses["style"] * 10 <= first.losses["style"]
     photo = images.resize(
         images.load_image(content_path), (result.image.shape[-2], result.image.shape[-1])
     )
@@ -47,7 +48,7 @@ def test_the_preconditioner_ends_lower_in_the_same_steps(content_path: Path) -> 
     plain = painterly.stylize(content_path, [scream], precondition=False, **kw)
     smooth = painterly.stylize(content_path, [scream], **kw)
     assert smooth.config.precondition and len(smooth.history) == len(plain.history)
-    assert smooth.history[-1]["total"] < 0.9 * plain.history[-1]["total"]
+    assert smooth.history[-1].losses["total"] < 0.9 * plain.history[-1].losses["total"]
 
 
 def test_seed_makes_noise_runs_repeatable(content_path: Path, style_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_other_optimisers_lower_the_loss(
     result = painterly.stylize(
         content_path, [style_path], iterations=15, optimizer=optimizer, lr=lr, **SMALL
     )
-    assert result.history[-1]["total"] < result.history[0]["total"]
+    assert result.history[-1].losses["total"] < result.history[0].losses["total"]
 
 
 def test_two_styles_with_weights_and_progress(
@@ -106,8 +107,8 @@ def test_article_preset_starts_from_noise_with_raw_losses(
     # White noise as the start image: far from the photo after three steps.
     assert (article.image - photo).pow(2).mean() > 10 * (default.image - photo).pow(2).mean()
     # Raw (not relative) losses and no smoothness term.
-    assert article.history[0]["style"] > 1e3 * default.history[0]["style"]
-    assert all(h["tv"] == 0 for h in article.history) and default.history[0]["tv"] > 0
+    assert article.history[0].losses["style"] > 1e3 * default.history[0].losses["style"]
+    assert all(h.losses["tv"] == 0 for h in article.history) and default.history[0].losses["tv"] > 0
 
 
 def test_schedule_grows_by_root_two() -> None:
@@ -127,7 +128,7 @@ def test_the_default_schedule_gives_the_fine_scales_the_most_steps() -> None:
 
 
 def test_split_steps_tapers_towards_the_fine_scales() -> None:
-    from painterly.transfer.run import split_steps
+    from painterly.transfer.schedule import split_steps
 
     # An even split leaves the remainder to the finest scales, as it always did.
     assert split_steps(10, 3, 1.0) == [3, 3, 4] and split_steps(2, 3, 1.0) == [0, 1, 1]
@@ -159,9 +160,9 @@ def test_a_levelled_loss_ends_each_scale_early(content_path: Path, style_path: P
     # The loss never halves over 3 steps once L-BFGS is under way, so each scale stops
     # after its window plus a step or two; without a tolerance all 40 steps are taken.
     assert len(full.history) == 40
-    per_scale = [sum(h["scale"] == i for h in early.history) for i in (0, 1)]
+    per_scale = [sum(h.scale == i for h in early.history) for i in (0, 1)]
     assert all(4 <= n < 20 for n in per_scale), per_scale
-    totals = [h["total"] for h in early.history if h["scale"] == 1]
+    totals = [h.losses["total"] for h in early.history if h.scale == 1]
     assert totals[-4] - totals[-1] < 0.5 * totals[-4]
 
 
@@ -180,7 +181,7 @@ def test_result_saves_image_and_record(
 
 
 def test_a_scales_share_of_the_time_follows_its_planned_cost() -> None:
-    from painterly.transfer.run import share_of
+    from painterly.transfer.schedule import share_of
 
     plan = [((10, 10), 10), ((20, 20), 10)]
     assert share_of(plan, 0, 10.0) == 2.0 and share_of(plan, 1, 8.0) == 8.0
@@ -188,16 +189,16 @@ def test_a_scales_share_of_the_time_follows_its_planned_cost() -> None:
 
 def test_time_budget_runs_the_first_and_last_scales(content_path: Path, style_path: Path) -> None:
     result = painterly.stylize(content_path, [style_path], time=0.01, scales=2, size=90)
-    assert [h["scale"] for h in result.history] == [0, 0, 1]  # two steps, then the last
+    assert [h.scale for h in result.history] == [0, 0, 1]  # two steps, then the last
 
 
 def test_a_short_budget_leaves_out_the_scales_between(content_path: Path, style_path: Path) -> None:
     # A hundredth of a second cannot give the middle scale the steps a scale needs:
     # its time goes to the last one. Without a budget every scale runs.
     short = painterly.stylize(content_path, [style_path], time=0.01, scales=3, size=128)
-    assert {h["scale"] for h in short.history} == {0, 2}
+    assert {h.scale for h in short.history} == {0, 2}
     counted = painterly.stylize(content_path, [style_path], iterations=3, scales=3, size=128)
-    assert {h["scale"] for h in counted.history} == {0, 1, 2}
+    assert {h.scale for h in counted.history} == {0, 1, 2}
 
 
 def test_normalized_losses_are_relative(content_path: Path, style_path: Path) -> None:
@@ -205,14 +206,14 @@ def test_normalized_losses_are_relative(content_path: Path, style_path: Path) ->
         content_path, [style_path], iterations=2, normalize=True, init="content", **SMALL
     )
     first = result.history[0]
-    assert first["content"] == 0 and 0.05 < first["style"] < 5
+    assert first.losses["content"] == 0 and 0.05 < first.losses["style"] < 5
 
 
 def test_w2_style_loss_falls(content_path: Path, style_path: Path) -> None:
     w2 = painterly.stylize(content_path, [style_path], iterations=15, style_loss="w2", **SMALL)
     gram = painterly.stylize(content_path, [style_path], iterations=1, **SMALL)
-    assert w2.history[-1]["style"] < 0.5 * w2.history[0]["style"]
-    assert w2.history[0]["style"] != pytest.approx(gram.history[0]["style"], rel=1e-3)
+    assert w2.history[-1].losses["style"] < 0.5 * w2.history[0].losses["style"]
+    assert w2.history[0].losses["style"] != pytest.approx(gram.history[0].losses["style"], rel=1e-3)
 
 
 def test_averaging_returns_the_mean_of_the_iterates(content_path: Path, style_path: Path) -> None:
@@ -223,7 +224,9 @@ def test_averaging_returns_the_mean_of_the_iterates(content_path: Path, style_pa
     )
     averaged = painterly.stylize(content_path, [style_path], average=0.8, **kw)
     # Averaging changes what is returned, never the path the optimiser takes.
-    assert [h["total"] for h in averaged.history] == [h["total"] for h in plain.history]
+    assert [h.losses["total"] for h in averaged.history] == [
+        h.losses["total"] for h in plain.history
+    ]
     mean = iterates[0]
     for step, x in enumerate(iterates[1:], start=2):  # bias-corrected EMA, decay 0.8
         mean = mean + (x - mean) * max(0.2, 1 / step)

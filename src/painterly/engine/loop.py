@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 
 from ..config.settings import Config
 from ..errors import ConfigError
-from .evaluator import Extractor, ObjectiveFn
+from .evaluator import ScaleStep
 from .optimize import PixelOptimizer
 
 
@@ -38,6 +38,39 @@ class Progress:
 
 ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
 Plan = list[tuple[tuple[int, int], int]]  # [((height, width), steps)], coarse to fine
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a run's history."""
+
+    step: int  # 1-based, over all scales
+    scale: int  # 0-based index into the schedule
+    time: float  # seconds from the run's start to the end of this step
+    losses: dict[str, float]  # total, content, style, tv (and extra, if any)
+
+    def as_dict(self) -> dict[str, float]:
+        """The step as a record's JSON has it: ``step``, ``scale``, the losses, ``time``."""
+        return {"step": self.step, "scale": self.scale, **self.losses, "time": self.time}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, float]) -> StepRecord:
+        """The step a record's JSON keeps (see :meth:`as_dict`)."""
+        losses = {k: float(v) for k, v in data.items() if k not in ("step", "scale", "time")}
+        return cls(int(data["step"]), int(data["scale"]), float(data.get("time", 0.0)), losses)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One scale as the loop takes it: up to ``steps`` steps at ``size``, in tiles of
+    ``tile`` px (None: whole), until ``deadline`` seconds after the run's start (None:
+    all the steps) once ``minimum`` steps are done."""
+
+    size: tuple[int, int]
+    steps: int
+    tile: int | None = None
+    deadline: float | None = None
+    minimum: int = 1
 
 
 def costs(plan: Plan) -> list[int]:
@@ -107,57 +140,53 @@ class Loop:
     def __init__(
         self,
         cfg: Config,
-        extractor: Extractor,
         plan: Plan,
+        *,
         progress: ProgressFn | None = None,
         present: Callable[[torch.Tensor], torch.Tensor] = _as_is,
         started: float | None = None,
         history: int | None = None,
     ) -> None:
-        self.cfg, self.extractor, self.progress, self.present = cfg, extractor, progress, present
+        self.cfg, self.progress, self.present = cfg, progress, present
         self.lbfgs_history = cfg.lbfgs_history if history is None else history
         self.total = sum(steps for _, steps in plan)  # steps planned
         self.planned = sum(costs(plan))  # pixel-steps planned
         self.worked = 0  # pixel-steps done
-        self.history: list[dict[str, float]] = []
+        self.history: list[StepRecord] = []
         self.stopped = False
         self.curvature: tuple[float, int] | None = None  # (L-BFGS's gamma, pixels)
         self.started = time.perf_counter() if started is None else started
 
-    def optimise(
-        self,
-        objective: ObjectiveFn,
-        start: torch.Tensor,
-        steps: int,
-        scale: int,
-        scales: int,
-        deadline: float | None = None,
-        minimum: int = 1,
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.started
+
+    def optimize(
+        self, step: ScaleStep, start: torch.Tensor, stage: Stage, *, scale: int, scales: int
     ) -> torch.Tensor:
-        """Run up to ``steps`` steps, or until ``deadline`` seconds after the start once
-        ``minimum`` steps are done."""
-        device = self.extractor.device
-        x = start.to(device).contiguous().requires_grad_(True)
+        """Take the steps of ``stage`` from ``start``; return the picture reached."""
+        x = start.to(step.evaluator.device).contiguous().requires_grad_(True)
         opt = PixelOptimizer(
             x,
             self.cfg.optimizer,
-            self.cfg.lr,
-            self.lbfgs_history,
-            self._gamma(x),
+            lr=self.cfg.lr,
+            history=self.lbfgs_history,
+            gamma=self._gamma(x),
             precondition=self.cfg.precondition,
             bounded=True,
         )
         average = _Average(x, self.cfg.average)
-        self.extractor.on_tile = lambda done, total: self._tile_report(
-            done, total, scale, scales, average.value
-        )
+
+        def on_tile(done: int, total: int) -> None:
+            self._tile_report(done, total, scale, scales, average.value)
+
         totals: list[float] = []
+        deadline = stage.deadline
         try:
-            for done in range(steps if deadline is None else 1_000_000):
-                late = deadline is not None and time.perf_counter() - self.started >= deadline
-                if done >= minimum and late:
+            for done in range(stage.steps if deadline is None else 1_000_000):
+                if done >= stage.minimum and deadline is not None and self.elapsed() >= deadline:
                     break  # at least ``minimum`` steps per scale, whatever the budget
-                terms = opt.step(lambda: self.extractor.loss_and_grad(x, objective))
+                terms = opt.step(lambda: step.loss_and_grad(x, on_tile))
                 losses = terms.as_floats()
                 if not math.isfinite(losses["total"]):
                     raise nonfinite_loss(self.cfg, losses, len(self.history) + 1)
@@ -200,19 +229,16 @@ class Loop:
         return min((self.worked + pixels) / max(self.planned, 1), 1.0)
 
     def _report(self, losses: dict[str, float], scale: int, scales: int, x: torch.Tensor) -> None:
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.elapsed()
         self.worked += x.shape[-2] * x.shape[-1]
-        self.history.append(
-            {"step": len(self.history) + 1, "scale": scale, **losses, "time": elapsed}
-        )
+        self.history.append(StepRecord(len(self.history) + 1, scale, elapsed, losses))
         self._send(losses, scale, scales, x, elapsed, self._work(elapsed, 0), None)
 
     def _tile_report(self, done: int, total: int, scale: int, scales: int, x: torch.Tensor) -> None:
         """A tile pass of a step ended: the work moves on within the step."""
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.elapsed()
         pixels = x.shape[-2] * x.shape[-1] * done / total
-        last = self.history[-1] if self.history else {}
-        losses = {k: v for k, v in last.items() if k not in ("step", "scale", "time")}
+        losses = dict(self.history[-1].losses) if self.history else {}
         work = self._work(elapsed, pixels)
         self._send(losses, scale, scales, x, elapsed, work, (done, total))
 

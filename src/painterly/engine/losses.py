@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .process import owns_process
+
 Window = tuple[slice, slice]  # rows and columns of a feature map
 Sums = tuple[torch.Tensor, ...]  # statistics that are sums over positions
 
@@ -44,9 +46,10 @@ def positions_by_filters(features: torch.Tensor, keep_bf16: bool = False) -> tor
 
 
 # oneDNN runs float32 matrix products on its bf16 units when a process-wide setting asks
-# (torch.backends.mkldnn.matmul.fp32_precision). Every Gram product of painterly holds
-# this lock, so a product that must stay in float32 never runs in another thread while
-# one that may use the bf16 units has the setting on.
+# (torch.backends.mkldnn.matmul.fp32_precision). painterly switches it on around a Gram
+# product only in a process it owns (painterly.tune_process): elsewhere another thread's
+# float32 product could run in bf16 meanwhile. Every Gram product of painterly holds
+# this lock, so one of its own that must stay in float32 never runs while it is on.
 _PRODUCTS = threading.Lock()
 _ONEDNN_MATMUL: Any = getattr(torch.backends.mkldnn, "matmul", None)  # PyTorch ≥ 2.9
 
@@ -58,11 +61,12 @@ def gram_of(flat: torch.Tensor, from_bf16: bool = False) -> torch.Tensor:
     Then the product runs on oneDNN's bf16 units: a product of two bf16 numbers is exact
     in float32 and oneDNN accumulates in float32, so it is the float32 Gram matrix (up to
     the order of the sums), 2–4× faster where the CPU has AMX. The Gram matrix rounded
-    to bf16 instead moved a 40-step run's style error by 0.03.
+    to bf16 instead moved a run's style error visibly. Only in a process tuned by
+    :func:`painterly.tune_process`; elsewhere the product runs in float32 as it is.
     """
     with _PRODUCTS:
         exact = from_bf16 and flat.device.type == "cpu" and flat.dtype == torch.float32
-        if _ONEDNN_MATMUL is None or not exact:
+        if _ONEDNN_MATMUL is None or not exact or not owns_process():
             return flat.T @ flat
         setting = _ONEDNN_MATMUL.fp32_precision
         _ONEDNN_MATMUL.fp32_precision = "bf16"

@@ -149,6 +149,7 @@ def check_fits(
     width: int,
     deepest: str,
     precision: str,
+    *,
     size: int,
     history: int = 0,
     device: torch.device | None = None,

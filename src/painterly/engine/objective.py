@@ -46,13 +46,15 @@ class Objective(nn.Module):
     their Gram statistics are kept. ``relative`` divides each layer's loss by its
     target's size (see :class:`ContentLoss` and :class:`GramStyleLoss`).
     ``style_masks`` (one ``{layer: mask}`` per style image) guide each style to its
-    region; ``content_weights`` (``{layer: weights}``) weigh the content loss per position.
+    region; ``content_weights`` (``{layer: weights}``) weigh the content loss per position;
+    ``extra`` is a caller's own weighted term on the pixels, added to the total.
     """
 
     def __init__(
         self,
         content_features: Mapping[str, torch.Tensor],
         style_features: Sequence[Mapping[str, torch.Tensor]],
+        *,
         style_image_weights: Sequence[float],
         layer_weights: Mapping[str, float],
         content_weight: float,
@@ -62,6 +64,7 @@ class Objective(nn.Module):
         style_loss: str = "gram",
         style_masks: Sequence[Mapping[str, torch.Tensor]] | None = None,
         content_weights: Mapping[str, torch.Tensor] | None = None,
+        extra: PixelLoss | None = None,
     ) -> None:
         super().__init__()
         weights = content_weights or {}
@@ -80,7 +83,7 @@ class Objective(nn.Module):
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
-        self.extra: PixelLoss | None = None
+        self.extra = extra
 
     def forward(self, features: Mapping[str, torch.Tensor], image: torch.Tensor) -> LossTerms:
         zero = image.new_zeros(())
@@ -117,23 +120,27 @@ def objective_for(
     cfg: Config,
     content_features: Mapping[str, torch.Tensor],
     style_features: Sequence[Mapping[str, torch.Tensor]],
+    *,
     style_image_weights: Sequence[float],
     content_scale: float = 1.0,
     style_masks: Sequence[Mapping[str, torch.Tensor]] | None = None,
     content_weights: Mapping[str, torch.Tensor] | None = None,
+    extra: PixelLoss | None = None,
 ) -> Objective:
     """The objective a config describes, for targets already computed
-    (``content_scale`` multiplies the content weight; masks as in :class:`Objective`)."""
+    (``content_scale`` multiplies the content weight; masks and ``extra`` as in
+    :class:`Objective`)."""
     return Objective(
         {k: content_features[k] for k in cfg.content_layers},
         style_features,
-        style_image_weights,
-        layer_weight_map(cfg),
-        cfg.content_weight * content_scale,
-        cfg.style_weight,
-        cfg.tv_weight,
-        cfg.normalize,
-        cfg.style_loss,
-        style_masks,
-        content_weights,
+        style_image_weights=style_image_weights,
+        layer_weights=layer_weight_map(cfg),
+        content_weight=cfg.content_weight * content_scale,
+        style_weight=cfg.style_weight,
+        tv_weight=cfg.tv_weight,
+        relative=cfg.normalize,
+        style_loss=cfg.style_loss,
+        style_masks=style_masks,
+        content_weights=content_weights,
+        extra=extra,
     )

@@ -83,6 +83,7 @@ class LBFGS:
         self,
         image: torch.Tensor,
         history: int,
+        *,
         gamma: float | None = None,
         precondition: bool = False,
         bounded: bool = False,
@@ -153,6 +154,7 @@ class PixelOptimizer:
         self,
         image: torch.Tensor,
         kind: str,
+        *,
         lr: float | None,
         history: int,
         gamma: float | None = None,
@@ -164,7 +166,9 @@ class PixelOptimizer:
         self.lr: float | None = lr if lr is not None else DEFAULT_LR.get(kind)
         self.lbfgs = None
         if kind == "lbfgs":
-            self.lbfgs = LBFGS(image, history, gamma, precondition, bounded)
+            self.lbfgs = LBFGS(
+                image, history, gamma=gamma, precondition=precondition, bounded=bounded
+            )
         self.adam: torch.optim.Adam | None = None
         if kind == "adam":
             self.adam = torch.optim.Adam([image], lr=self.lr or DEFAULT_LR["adam"])

@@ -3,54 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
-import os
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
 from ..errors import ConfigError
-
-# glibc's mallopt parameters (malloc.h) and the values painterly sets.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 64 << 20
-TRIM_THRESHOLD = 512 << 20
-
-
-def keep_freed_memory() -> bool:
-    """Let glibc keep freed buffers of up to 64 MiB for reuse instead of returning them
-    to the kernel; return whether it was set.
-
-    By default glibc serves each allocation over 32 MiB (fewer, early on) with a fresh
-    ``mmap``, unmaps it when freed, and trims the heap's free top. A step allocates and
-    frees the same feature maps every time, so each came back as new pages to fault in
-    and zero: 7,800 page faults and 0.1 CPU seconds in the kernel per 512 px step
-    (``getrusage``), and a bf16 to float32 cast of block1's features 6× slower than into
-    memory already touched. Kept, a step after the first few faults in next to nothing.
-    The cost: the freed memory stays with the process (up to 512 MiB of it at the top
-    of the heap), a 512 px step's peak 0.1–0.25 GiB higher. Buffers over 64 MiB, as at
-    4096 px, are mapped and unmapped as before (with 2 MiB pages, see ``__init__``).
-
-    Only glibc on Linux has ``mallopt``; elsewhere, or when the user set a threshold
-    through glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or
-    ``PAINTERLY_KEEP_FREED=0`` (what ``benchmarks/run.py --pages`` compares against),
-    nothing changes. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` for its workers (it
-    wants freed memory back for its memory limits), so a Dask worker keeps Dask's choice.
-    """
-    if not sys.platform.startswith("linux") or os.environ.get("PAINTERLY_KEEP_FREED") == "0":
-        return False
-    if {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library already loaded: no search
-    except (OSError, AttributeError):  # musl and other C libraries lack mallopt
-        return False
-    kept = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    return bool(kept)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -140,35 +99,16 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
         yield
 
 
-@dataclass(frozen=True)
-class FastPath:
-    """The speed levers of a step, each a switch (``benchmarks/run.py`` compares a step
-    with all of them off, today's default with all on, and one at a time).
-
-    - ``native_weights``: a bf16 run stores the weights in bf16 (autocast would cast
-      all of them at every step);
-    - ``fused_relu``: each convolution and its ReLU in one oneDNN call (CPUs), and
-      with the max pooling after it in one function whose ReLU mask is applied at the
-      pooled size;
-    - ``native_gram``: the Gram loss's gradient taken in bf16 from the bf16 features
-      (float32 accumulation), not in float32 and cast back; and the Gram matrix, which
-      stays float32 (rounded to bf16 it moved a 40-step run's style error by 0.03),
-      taken on oneDNN's bf16 units from the exact float32 copy of the bf16 features;
-    - ``lean_input``: the colour convention without a gather (whose gradient is slow);
-    - ``packed_weights``: the fused calls of a step convolve with weights packed once
-      per scale (from its third step) in oneDNN's blocked layout, and take the input's
-      gradient as a forward convolution of the flipped kernel (see
-      :func:`painterly.nn.vgg.pack`).
-
-    None of them changes a float32 run's numbers.
-    """
-
-    native_weights: bool = True
-    fused_relu: bool = True
-    native_gram: bool = True
-    lean_input: bool = True
-    packed_weights: bool = True
-
-
-FAST_PATH = FastPath()  # the default: every lever on
-SLOW_PATH = FastPath(False, False, False, False, False)  # the step as it was before them
+@contextlib.contextmanager
+def backend_settings(device: torch.device) -> Iterator[None]:
+    """The backend switches a run wants, restored when it ends: on CUDA, cuDNN's
+    autotuner (a run convolves the same shapes many times)."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before

@@ -13,6 +13,7 @@ from PIL import Image
 
 from .._version import __version__
 from ..config.settings import Config
+from ..engine.loop import StepRecord
 from ..errors import ConfigError
 from ..files import images
 from ..files.pairs import save_pair, save_pair_or_fallback
@@ -24,7 +25,7 @@ class Result:
     """A finished (or interrupted) transfer."""
 
     image: torch.Tensor  # 1×3×H×W, RGB in [0, 1], on the CPU
-    history: list[dict[str, float]]
+    history: list[StepRecord]
     config: Config
     seed: int
     weights: dict[str, str]
@@ -53,8 +54,11 @@ class Result:
     @property
     def final_losses(self) -> dict[str, float]:
         """Losses of the last step ({} if stopped before the first step ended)."""
-        last = self.history[-1] if self.history else {}
-        return {k: v for k, v in last.items() if k not in ("step", "scale")}
+        return dict(self.history[-1].losses) if self.history else {}
+
+    def history_dicts(self) -> list[dict[str, float]]:
+        """The history as a record's JSON keeps it (see :meth:`StepRecord.as_dict`)."""
+        return [h.as_dict() for h in self.history]
 
     def to_pil(self) -> Image.Image:
         return images.tensor_to_pil(self.image)

@@ -4,7 +4,6 @@ coarse-to-fine schedule of sizes."""
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -13,29 +12,21 @@ from typing import Any
 import torch
 
 from ..config.settings import Config, check_style_weights, make_config
-from ..engine.evaluator import Extractor, build_network
-from ..engine.loop import Loop, Plan, costs
+from ..engine.evaluator import Evaluator, build_network
+from ..engine.loop import Loop, Plan
 from ..engine.loop import Progress as Progress
 from ..engine.loop import ProgressFn as ProgressFn
 from ..engine.memory import MemoryPlan, check_fits
-from ..engine.objective import LossTerms, Objective, PixelLoss, objective_for
-from ..engine.precision import pick_device, resolve_precision
+from ..engine.objective import LossTerms, PixelLoss
+from ..engine.precision import backend_settings, pick_device, resolve_precision
 from ..engine.targets import FeatureCache
-from ..errors import ConfigError
 from ..files import images
-from ..nn.layers import deepest, halo, min_side
+from ..nn.layers import deepest, halo
 from ..nn.weights import load_weights
-from . import regions
-from .inputs import (
-    ImageLike,
-    Inputs,
-    blend,
-    check_style_sizes,
-    prepare,
-    style_size,
-    warn_upscale,
-)
+from .inputs import ImageLike, Inputs, blend, check_style_sizes, prepare, warn_upscale
 from .result import Result
+from .scale import build_step
+from .schedule import schedule, seconds_per_pixel_step, stage_at
 
 log = logging.getLogger(__name__)
 
@@ -78,74 +69,6 @@ def _tuple(values: Sequence[float] | None) -> tuple[float, ...] | None:
     return None if values is None else tuple(float(v) for v in values)
 
 
-MIN_SCALE_SIDE = 64  # coarser scales than this are dropped from the schedule
-
-
-def schedule(cfg: Config, height: int, width: int) -> list[tuple[tuple[int, int], int]]:
-    """[((h, w), steps)] from coarse to fine; sizes grow by √2, and the steps are split
-    by ``cfg.taper`` (see :func:`split_steps`).
-
-    Scales whose longest side would fall under 64 px are left out, and so are those
-    whose shorter side would be under what the deepest layer needs (16 px for
-    ``block5_conv1``: see :func:`~painterly.nn.layers.min_side`), so a panorama simply gets
-    fewer scales. An output too thin even at ``size`` raises :class:`ConfigError`
-    naming the smallest size that works.
-    """
-    layers = [*cfg.content_layers, *cfg.style_layers]
-    need = min_side(layers)
-    final = images.fit_size(height, width, cfg.size)
-    if min(final) < need:
-        side = images.side_for(height, width, need)
-        raise ConfigError(
-            f"at {{field}} {cfg.size} the photo would be {final[1]}×{final[0]} px, thinner than "
-            f"the {need} px that layer {deepest(layers)} needs: use {{field}} {side} or more, "
-            "or crop the photo to a less elongated shape",
-            "size",
-        )
-    sides = [round(cfg.size / math.sqrt(2) ** (cfg.scales - 1 - i)) for i in range(cfg.scales)]
-    sides = [s for s in sides if s >= min(MIN_SCALE_SIDE, cfg.size)]
-    sizes = [images.fit_size(height, width, side) for side in sides]
-    sizes = [hw for hw in sizes if min(hw) >= need]
-    return list(zip(sizes, split_steps(cfg.iterations, len(sizes), cfg.taper), strict=True))
-
-
-def split_steps(total: int, scales: int, taper: float) -> list[int]:
-    """``total`` steps over ``scales`` scales in proportion to ``taper ** index``; the
-    steps that rounding down leaves over go to the largest remainders (the finest
-    scales first among equals).
-
-    >>> split_steps(10, 3, 1.0), split_steps(100, 3, 0.5)
-    ([3, 3, 4], [57, 29, 14])
-    """
-    shares = [taper**i for i in range(scales)]
-    exact = [total * share / sum(shares) for share in shares]
-    steps = [math.floor(x) for x in exact]
-    order = sorted(range(scales), key=lambda i: (exact[i] - steps[i], i), reverse=True)
-    for i in order[: total - sum(steps)]:
-        steps[i] += 1
-    return steps
-
-
-# With a time budget, a scale between the first and the last that could not take this
-# many steps in its share is left out: a scale's first steps only win back what the
-# enlargement lost, so a scale of one or two steps costs its time and gives nothing.
-MIN_SCALE_STEPS = 5
-
-
-def share_of(plan: Plan, index: int, left: float) -> float:
-    """The seconds of the ``left`` ones that scale ``index`` gets: its planned cost (steps
-    times pixels) as a share of the cost of the scales from it on."""
-    cost = costs(plan)
-    return left * cost[index] / max(sum(cost[index:]), 1)
-
-
-def _seconds_per_pixel_step(history: list[dict[str, float]], scale: int, pixels: int) -> float:
-    """A step's seconds per pixel at ``scale``, from the times of its steps after the
-    first (which also builds the scale's targets); 0 when it made fewer than two."""
-    times = [h["time"] for h in history if h["scale"] == scale]
-    return (times[-1] - times[0]) / (len(times) - 1) / pixels if len(times) > 1 else 0.0
-
-
 def run(
     cfg: Config,
     content: ImageLike,
@@ -161,7 +84,8 @@ def run(
 
     ``start`` (a picture, 1×3×H×W in [0, 1]) replaces ``cfg.init`` as the first scale's
     start image; ``extra_loss`` adds a caller's term on the pixels to the objective at
-    every scale (both serve :mod:`painterly.video.render`).
+    every scale (both serve :mod:`painterly.video.render`). The process is left as it
+    was found: backend switches a run sets are restored when it ends.
     """
     started = time.perf_counter()
     if isinstance(styles, (str, os.PathLike)):
@@ -174,39 +98,53 @@ def run(
     check_style_sizes(cfg, inputs.styles, plan)
     warn_upscale(cfg, inputs.styles, plan[-1][0])
     deep = deepest([*cfg.content_layers, *cfg.style_layers])
-    fit = check_fits(*plan[-1][0], deep, precision, cfg.size, _history(cfg, plan), device, cfg.tile)
+    fit = check_fits(
+        *plan[-1][0],
+        deep,
+        precision,
+        size=cfg.size,
+        history=_history(cfg, plan),
+        device=device,
+        tile=cfg.tile,
+    )
     weights = load_weights(cfg.weights)
-    net = build_network(cfg, weights, inputs.content, plan[0][0], device)
-    extractor = Extractor(cfg, net, device, precision, cache)
+    net = build_network(cfg, weights, inputs.content, plan[0][0], device, precision=precision)
+    evaluator = Evaluator(net, device, precision, cache=cache)
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     history = fit.history if cfg.optimizer == "lbfgs" else cfg.lbfgs_history
-    loop = Loop(cfg, extractor, plan, progress, inputs.present, started, history)
+    loop = Loop(
+        cfg, plan, progress=progress, present=inputs.present, started=started, history=history
+    )
     image: torch.Tensor | None = None
     rate = 0.0  # seconds per pixel-step, as measured at the last scale run
     tiled: list[list[int]] = []
-    for index, (hw, steps) in enumerate(plan):
-        deadline = None
-        if cfg.time is not None:
-            now = time.perf_counter() - loop.started
-            share = share_of(plan, index, cfg.time - now)
-            if 0 < index < len(plan) - 1 and share < MIN_SCALE_STEPS * rate * hw[0] * hw[1]:
+    tile: int | None = None
+    with backend_settings(device):
+        for index, (hw, _) in enumerate(plan):
+            tile = _tile_at(cfg, fit, hw, deep, precision)
+            stage = stage_at(
+                plan, index, tile=tile, seconds=cfg.time, elapsed=loop.elapsed(), rate=rate
+            )
+            if stage is None:
                 continue  # too short a share to be worth a scale: it goes to the finer ones
-            deadline = now + share
-        extractor.tile = _tile_at(cfg, fit, hw, deep, precision)
-        if extractor.tiles_for(*hw) is not None:
-            tiled.append([hw[1], hw[0]])
-        first = _start_image(cfg, inputs, hw, image, generator, start)
-        objective = _objective(cfg, extractor, inputs, image_weights, hw, plan[-1][0])
-        objective.extra = extra_loss
-        # The first scale, the cheapest, takes two steps even over its share: the
-        # second gives L-BFGS its first curvature and this loop its step rate.
-        image = loop.optimise(
-            objective, first, steps, index, len(plan), deadline, minimum=1 if index else 2
-        )
-        if loop.stopped:
-            break
-        rate = _seconds_per_pixel_step(loop.history, index, hw[0] * hw[1]) or rate
+            if evaluator.tiles_for(*hw, tile) is not None:
+                tiled.append([hw[1], hw[0]])
+            first = _start_image(cfg, inputs, hw, image, generator, start)
+            step = build_step(
+                cfg,
+                evaluator,
+                inputs,
+                image_weights=image_weights,
+                size=hw,
+                final=plan[-1][0],
+                tile=tile,
+                extra=extra_loss,
+            )
+            image = loop.optimize(step, first, stage, scale=index, scales=len(plan))
+            if loop.stopped:
+                break
+            rate = seconds_per_pixel_step(loop.history, index, hw[0] * hw[1]) or rate
     assert image is not None
     painting = inputs.painting(image.detach().cpu().clamp(0, 1))
     photo = images.resize(inputs.photo, (painting.shape[-2], painting.shape[-1]))
@@ -216,14 +154,14 @@ def run(
         config=cfg,
         seed=seed,
         weights={"source": weights.spec.name, "path": str(weights.path), "sha256": weights.sha256},
-        elapsed=time.perf_counter() - loop.started,
+        elapsed=loop.elapsed(),
         interrupted=loop.stopped,
         device=str(device),
         precision=precision,
         painting=painting,
         photo=photo,
         memory={
-            "tile": extractor.tile if tiled else None,
+            "tile": tile if tiled else None,
             "halo": halo(deep) if tiled else None,
             "tiled_sizes": tiled,
             "lbfgs_history": history if cfg.optimizer == "lbfgs" else None,
@@ -232,7 +170,7 @@ def run(
     )
 
 
-def _history(cfg: Config, plan: list[tuple[tuple[int, int], int]]) -> int:
+def _history(cfg: Config, plan: Plan) -> int:
     """Image-sized vectors the optimiser keeps per pair at the last scale: L-BFGS never
     holds more pairs than it takes steps there (a time budget may take any number)."""
     if cfg.optimizer == "adam":
@@ -263,11 +201,11 @@ def evaluate(
     device = pick_device(cfg.device)
     inputs = prepare(cfg, content, styles)
     net = build_network(cfg, load_weights(cfg.weights), inputs.content, hw, device)
-    extractor = Extractor(cfg, net, device, "fp32")
     weights = check_style_weights(cfg, len(styles))
-    objective = _objective(cfg, extractor, inputs, weights, hw, hw)
+    evaluator = Evaluator(net, device, "fp32")
+    step = build_step(cfg, evaluator, inputs, image_weights=weights, size=hw, final=hw)
     with torch.no_grad():
-        terms: LossTerms = extractor.loss(x.to(device), objective)
+        terms: LossTerms = step.loss(x.to(device))
     return terms.as_floats()
 
 
@@ -306,32 +244,3 @@ def _enlarged(
     photo = images.resize(inputs.content, hw)
     band = photo - images.resize(images.resize(photo, (image.shape[-2], image.shape[-1])), hw)
     return (enlarged + band).clamp(0, 1)
-
-
-def _objective(
-    cfg: Config,
-    extractor: Extractor,
-    inputs: Inputs,
-    image_weights: tuple[float, ...],
-    hw: tuple[int, int],
-    final: tuple[int, int],
-) -> Objective:
-    """The objective at the scale ``hw`` of a run whose last scale is ``final``."""
-    content_feats = extractor.targets(images.resize(inputs.content, hw), cfg.content_layers)
-    style_feats = [
-        extractor.targets(images.resize(s, style_size(cfg, s, hw, final)), cfg.style_layers)
-        for s in inputs.styles
-    ]
-    masks = None
-    if inputs.style_masks is not None:
-        masks = [regions.at_layers(m, hw, cfg.style_layers) for m in inputs.style_masks]
-    weights = None
-    if inputs.content_mask is not None:
-        weights = regions.at_layers(inputs.content_mask, hw, cfg.content_layers, mean_one=True)
-    # The content loss sums over positions, the style loss does not: scaling b by the
-    # pixel ratio keeps the balance of the final size at every coarser scale (relative
-    # losses need no such correction).
-    ratio = (final[0] * final[1]) / (hw[0] * hw[1])
-    scale = 1.0 if cfg.normalize else ratio
-    objective = objective_for(cfg, content_feats, style_feats, image_weights, scale, masks, weights)
-    return objective.to(extractor.device)

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..files import images
 from ..nn.layers import INDEX, deepest, layer_shapes
 from ..transfer.inputs import MAX_STYLE_STRETCH, style_size
-from ..transfer.run import schedule
+from ..transfer.schedule import schedule
 from .form import FormError
 
 

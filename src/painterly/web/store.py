@@ -243,7 +243,7 @@ class Store:
         disk has no room (nothing is left behind). ``stopped_by`` says who interrupted it."""
         folder = self.run_dir(run_id)
         part = self.runs / f".{run_id}.part"
-        record = {**result.record(), "id": run_id, "form": form, "history": result.history}
+        record = {**result.record(), "id": run_id, "form": form, "history": result.history_dicts()}
         record["stopped_by"] = stopped_by
         try:
             part.mkdir(exist_ok=True)
