@@ -50,7 +50,7 @@ class Objective(nn.Module):
     ``extra`` is a caller's own weighted term on the pixels, added to the total.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keywords only: one per term and weight of the sum
         self,
         content_features: Mapping[str, torch.Tensor],
         style_features: Sequence[Mapping[str, torch.Tensor]],
