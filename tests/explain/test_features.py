@@ -39,7 +39,7 @@ def test_toy_gram_numbers() -> None:
     torch.testing.assert_close(toy["correlation"], torch.tensor([[1.0, expected], [expected, 1.0]]))
 
 
-def test_correlation_is_a_normalised_symmetric_matrix(style_path: Path) -> None:
+def test_correlation_is_a_normalized_symmetric_matrix(style_path: Path) -> None:
     fmap = features.feature_maps(style_path, ["block1_conv1"], size=64)["block1_conv1"]
     corr = features.correlation(fmap)
     assert corr.shape == (64, 64)
@@ -64,21 +64,21 @@ def test_shallow_content_layers_keep_more_pixels_than_deep(content_path: Path) -
     deep = features.reconstruct(content_path, content_layer="block5_conv2", **kw)
     photo = images.resize(images.load_image(content_path), (48, 64))
     assert (shallow.image - photo).pow(2).mean() < (deep.image - photo).pow(2).mean()
-    assert shallow.history[-1]["content"] < 0.1 * shallow.history[0]["content"]
+    assert shallow.history[-1].losses["content"] < 0.1 * shallow.history[0].losses["content"]
 
 
-def test_style_reconstruction_keeps_colours_not_layout(style_path: Path) -> None:
+def test_style_reconstruction_keeps_colors_not_layout(style_path: Path) -> None:
     result = features.reconstruct(style_path, style_layers=["block1_conv1"], size=48, iterations=20)
-    assert result.history[-1]["style"] < 0.1 * result.history[0]["style"]
+    assert result.history[-1].losses["style"] < 0.1 * result.history[0].losses["style"]
     painting = images.resize(
         images.load_image(style_path), (result.image.shape[-2], result.image.shape[-1])
     )
-    colours = painting.mean(dim=(2, 3))
+    colors = painting.mean(dim=(2, 3))
     noise = torch.rand(painting.shape, generator=torch.Generator().manual_seed(0))
     # The first layer's Gram matrix holds the colours: the reconstruction takes the
     # painting's mean colour from the noise it starts at …
-    start = (noise.mean(dim=(2, 3)) - colours).abs().max()
-    assert (result.image.mean(dim=(2, 3)) - colours).abs().max() < 0.5 * start
+    start = (noise.mean(dim=(2, 3)) - colors).abs().max()
+    assert (result.image.mean(dim=(2, 3)) - colors).abs().max() < 0.5 * start
     # … but not where things are: it stays far from the painting pixel by pixel.
     assert (result.image - painting).pow(2).mean() > 0.5 * (noise - painting).pow(2).mean()
     with pytest.raises(ValueError, match="either"):

@@ -28,9 +28,9 @@ def test_histogram_matching_gives_the_photos_mean_and_covariance(
 ) -> None:
     photo, style = small(content_path, 128), small(style_path, 128)
     matched = colors.match_histogram(style, photo)
-    mean_p, cov_p = colors.colour_statistics(photo)
-    mean_m, cov_m = colors.colour_statistics(matched)
-    mean_s, cov_s = colors.colour_statistics(style)
+    mean_p, cov_p = colors.color_statistics(photo)
+    mean_m, cov_m = colors.color_statistics(matched)
+    mean_s, cov_s = colors.color_statistics(style)
     assert (mean_m - mean_p).abs().max() < 0.02 < (mean_s - mean_p).abs().max()
     assert (cov_m - cov_p).abs().max() < 0.1 * cov_p.abs().max()
     assert (cov_s - cov_p).abs().max() > 0.3 * cov_p.abs().max()
@@ -46,7 +46,7 @@ def test_luminance_matching_takes_the_photos_brightness(
     assert abs(float(y.std() - yc.std())) < 0.03
 
 
-def test_luminance_transfer_keeps_the_photos_colour_channels(
+def test_luminance_transfer_keeps_the_photos_color_channels(
     content_path: Path, style_path: Path
 ) -> None:
     result = painterly.stylize(
@@ -69,14 +69,14 @@ def test_luminance_transfer_keeps_the_photos_colour_channels(
     assert result.record()["config"]["preserve_colors"] == "luminance"
 
 
-def test_histogram_transfer_stays_nearer_the_photos_colours(
+def test_histogram_transfer_stays_nearer_the_photos_colors(
     content_path: Path, style_path: Path
 ) -> None:
     kw: dict[str, Any] = {"iterations": 12, "size": 64, "seed": 0}
     plain = painterly.stylize(content_path, [style_path], **kw)
     kept = painterly.stylize(content_path, [style_path], preserve_colors="histogram", **kw)
     photo = images.resize(images.load_image(content_path), (48, 64))
-    photo_mean = colors.colour_statistics(photo)[0]
-    off_plain = (colors.colour_statistics(plain.image)[0] - photo_mean).abs().sum()
-    off_kept = (colors.colour_statistics(kept.image)[0] - photo_mean).abs().sum()
+    photo_mean = colors.color_statistics(photo)[0]
+    off_plain = (colors.color_statistics(plain.image)[0] - photo_mean).abs().sum()
+    off_kept = (colors.color_statistics(kept.image)[0] - photo_mean).abs().sum()
     assert off_kept < off_plain

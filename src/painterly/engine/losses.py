@@ -298,8 +298,8 @@ def mean_and_covariance(features: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     """Mean (N) and covariance (N×N) of a feature map's filters over its positions."""
     flat = positions_by_filters(features)
     mean = flat.mean(0)
-    centred = flat - mean
-    return mean, gram_of(centred) / flat.shape[0]
+    centered = flat - mean
+    return mean, gram_of(centered) / flat.shape[0]
 
 
 def wasserstein2(

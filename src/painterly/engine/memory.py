@@ -13,9 +13,9 @@ from ..errors import ConfigError
 from ..nn.layers import INDEX, halo, layer_shapes
 
 # Bytes kept per activation value through forward and backward (activations, their
-# gradients, pooling indices). Measured: a 2048×1536 fp32 step up to block5_conv1 peaked
-# at 7.1 GiB, 7.0 bytes per value over the overhead; 8 leaves a margin. bf16 autocast
-# keeps extra half-precision copies.
+# gradients, pooling indices): a large fp32 step up to block5_conv1 keeps about 7 over
+# the overhead, and 8 leaves a margin (benchmarks/tiles.py measures peaks); bf16
+# autocast keeps extra half-precision copies.
 BYTES_PER_ACTIVATION = {"fp32": 8.0, "bf16": 10.0}
 OVERHEAD_BYTES = 600 * 2**20  # interpreter, torch and the weights
 # L-BFGS keeps two float32 vectors the size of the image per history entry.
@@ -48,8 +48,8 @@ def estimate_peak_bytes(
 ) -> int:
     """Peak memory of a step at this size, with an L-BFGS history of ``history`` entries."""
     network = activations(height, width, deepest) * BYTES_PER_ACTIVATION[precision]
-    optimiser = LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history * height * width
-    return int(network + optimiser + OVERHEAD_BYTES)
+    optimizer = LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history * height * width
+    return int(network + optimizer + OVERHEAD_BYTES)
 
 
 def tiled_peak_bytes(

@@ -19,10 +19,9 @@ GD_FIRST_STEP = 0.02  # gd without --lr: alpha makes the first step move pixels 
 # come from tiny steps; no pixel moves more than this (on a 0–1 scale) in one step.
 MAX_PIXEL_STEP = 0.2
 # The preconditioner's gain at a wavelength of λ pixels is 1 + (min(λ, LONGEST) / KNEE)²:
-# 1 for pixel-level detail, about 2 at 24 px, 29 for anything of 128 px and more. Chosen
-# on 2026-11-29 at 384 px over three pairs at 40 steps (knees of 8–48 px and ceilings of
-# 32–512 px tried): the objective fell by 3% (Starry Night) to 27% (The Scream) against
-# plain steps; knees of 16–32 px with ceilings of 64–256 px land within 2.5% of this.
+# 1 for pixel-level detail, about 2 at 24 px, 29 for anything of 128 px and more. The
+# knee and ceiling were chosen by a sweep over three pairs (benchmarks/race.py); the
+# result is flat near them, so neither needs tuning per image.
 KNEE, LONGEST = 24.0, 128.0
 
 

@@ -51,10 +51,9 @@ def faster_precision(device_type: str) -> str:
 
     The probe runs on one thread. On two threads, with another busy process on the
     machine, each convolution waited for its second thread's turn on a core: both
-    precisions took the scheduler's 16 ms slice, and the probe picked fp32 on an AMX
-    machine where bf16 is 3–5× faster (measured 2026-11-29: five probes of six during a
-    test run, and a demo of 77 s instead of about 25). One thread measures the
-    arithmetic alone, and the ratio of the two precisions is the same per core.
+    precisions took the scheduler's time slice, and the probe picked fp32 on an AMX
+    machine where bf16 is several times faster. One thread measures the arithmetic
+    alone, and the ratio of the two precisions is the same per core.
     """
     device = torch.device(device_type)
     if device.type == "cuda":

@@ -74,9 +74,9 @@ def keep_freed_memory() -> bool:
     By default glibc serves each allocation over 32 MiB (fewer, early on) with a fresh
     ``mmap``, unmaps it when freed, and trims the heap's free top. A step allocates and
     frees the same feature maps every time, so each came back as new pages to fault in
-    and zero: 7,800 page faults and 0.1 CPU seconds in the kernel per 512 px step
-    (``getrusage``), and a bf16 to float32 cast of block1's features 6× slower than into
-    memory already touched. Kept, a step after the first few faults in next to nothing.
+    and zero: thousands of page faults per step, and casts into fresh memory several
+    times slower than into memory already touched (``benchmarks/run.py --pages``).
+    Kept, a step after the first few faults in next to nothing.
     The cost: the freed memory stays with the process (up to 512 MiB of it at the top
     of the heap), a step's peak somewhat higher. Buffers over 64 MiB, as at 4096 px, are
     mapped and unmapped as before (with 2 MiB pages, see :func:`tune_process`).

@@ -109,11 +109,11 @@ def pack(w: torch.Tensor, x_shape: Sequence[int]) -> Packs:
     layout for inputs of ``x_shape``, and those of its input gradient: the kernel flipped
     and its filters transposed, so that the gradient is a forward convolution too.
 
-    oneDNN reorders plain weights into its blocked layout at every call: twice per
-    convolution and step, 18 ms of a 512 px step. Packed once per scale, the calls skip
-    that; and for some shapes oneDNN's forward kernel is faster than its backward-data
-    one (256 channels at 96×128: 23 ms against 40 ms). The gradient is the same: the
-    transposed convolution with padding 1 is this convolution of the flipped kernel.
+    oneDNN reorders plain weights into its blocked layout at every call, twice per
+    convolution and step. Packed once per scale, the calls skip that; and for some
+    shapes oneDNN's forward kernel is faster than its backward-data one. The gradient is
+    the same: the transposed convolution with padding 1 is this convolution of the
+    flipped kernel (``benchmarks/run.py --levers`` measures each lever).
     """
     shape = list(x_shape)
     forward = torch.ops.mkldnn._reorder_convolution_weight(w, ONE, ONE, ONE, 1, shape)
@@ -173,8 +173,7 @@ class _ConvReLUPool(torch.autograd.Function):
 
     The pooling's gradient reaches only the position of each window's maximum, where the
     ReLU's output equals the pooled value; so masking the pooled gradient where that value
-    is zero gives exactly what masking the unpooled one does, without a full-size pass
-    (at 512 px, block1's mask was 14 ms of a step).
+    is zero gives exactly what masking the unpooled one does, without a full-size pass.
     """
 
     @staticmethod

@@ -56,18 +56,18 @@ def match_luminance(style: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     return grey(matched)
 
 
-def with_photo_colours(image: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+def with_photo_colors(image: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     """``image``'s luminance with ``photo``'s I and Q channels (same size), clamped."""
     yiq = torch.cat([luminance(image), rgb_to_yiq(photo)[:, 1:]], dim=1)
     return yiq_to_rgb(yiq).clamp(0, 1)
 
 
-def colour_statistics(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def color_statistics(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (3) and covariance (3×3) of an image's pixel colours."""
     pixels = image.reshape(3, -1).double()
     mean = pixels.mean(1)
-    centred = pixels - mean[:, None]
-    return mean, centred @ centred.T / pixels.shape[1]
+    centered = pixels - mean[:, None]
+    return mean, centered @ centered.T / pixels.shape[1]
 
 
 def match_histogram(style: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
@@ -77,8 +77,8 @@ def match_histogram(style: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     matrix square roots by eigendecomposition (symmetric, stable, and available in
     every PyTorch 2, unlike the removed ``Tensor.eig``). Clamped to [0, 1].
     """
-    mean_s, cov_s = colour_statistics(style)
-    mean_p, cov_p = colour_statistics(photo)
+    mean_s, cov_s = color_statistics(style)
+    mean_p, cov_p = color_statistics(photo)
     eye = torch.eye(3, dtype=torch.float64)
     inverse_root = torch.linalg.inv(psd_sqrt(cov_s + 1e-8 * eye))
     transform = psd_sqrt(cov_p) @ inverse_root

@@ -63,7 +63,7 @@ class Inputs:
         if self.preserve_colors != "luminance":
             return x
         photo = images.resize(self.photo.to(x), (x.shape[-2], x.shape[-1]))
-        return colors.with_photo_colours(x, photo)
+        return colors.with_photo_colors(x, photo)
 
     def present(self, x: torch.Tensor) -> torch.Tensor:
         """What the user sees: the painting blended with the photo by ``strength``."""
