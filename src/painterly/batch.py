@@ -11,7 +11,6 @@ their SHA-256, so a stopped batch resumes and a changed option reruns what it ch
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import time
@@ -24,13 +23,13 @@ from PIL import Image
 
 from .cluster import runners
 from .cluster.runners import Event, Finished, Lost, Started, Stepped
-from .cluster.task import Task, input_files, read_files
+from .cluster.task import Shipped, Task, config_hash, finished, read_files, resume_key, ship
 from .config.settings import Config, check_style_weights, make_config
 from .engine.loop import costs
 from .errors import ConfigError
 from .files import atomic
 from .files.images import readable_extensions
-from .files.pairs import read_pair, write_pair
+from .files.pairs import write_pair
 from .nn import weights
 from .transfer.run import Progress
 from .transfer.schedule import schedule
@@ -108,10 +107,7 @@ def batch(
 
     >>> painterly.batch(["photos/"], ["starry.jpg"], "out/", size=256)  # doctest: +SKIP
     """
-    if workers is not None and cluster is not None:
-        raise ConfigError("give --workers or --cluster, not both")
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers {workers}: give 1 or more")
+    runners.check_places(workers, cluster)
     cfg = make_config(preset, **options)
     items = plan(contents, styles, mode, cfg)
     if cluster is None:
@@ -184,9 +180,7 @@ def plan(
 
 def _item(content: Path, styles: tuple[Path, ...], digests: dict[Path, str], cfg: Config) -> Item:
     hashes = (digests[content], *(digests[s] for s in styles))
-    files = {o: weights.sha256_of(Path(f)) for o, f in input_files(cfg).items()}
-    data = json.dumps([hashes, cfg.to_json(), files], sort_keys=True, default=str)
-    key = hashlib.sha256(data.encode()).hexdigest()
+    key = resume_key(hashes, cfg)
     seeded = cfg if cfg.seed is not None else cfg.replace(seed=int(key[:8], 16))
     name = f"{content.stem}__{'+'.join(s.stem for s in styles)}"
     return Item(name, content, styles, hashes, key, seeded, _work(seeded, content))
@@ -216,11 +210,6 @@ def _check_names(items: Sequence[Item]) -> None:
             )
 
 
-def config_hash(cfg: Config) -> str:
-    """A short digest of a config (the manifest's ``config``)."""
-    return hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:16]
-
-
 class _Ledger:
     """Turns the runner's events into written pairs, manifest lines and progress."""
 
@@ -232,7 +221,7 @@ class _Ledger:
         self.result = BatchResult(folder, self.manifest)
         self.config = config_hash(cfg)
         self.items = {i.key: i for i in items}
-        self.todo = [i for i in items if not self._finished(i)]
+        self.todo = [i for i in items if finished(folder / i.image, i.key) is None]
         waiting = {i.key for i in self.todo}
         self.result.reused = [i.name for i in items if i.key not in waiting]
         self.planned = sum(i.work for i in self.todo) or 1.0
@@ -242,17 +231,12 @@ class _Ledger:
         self.began: dict[str, float] = {}  # key → when its current attempt started
         self.started = time.perf_counter()
 
-    def _finished(self, item: Item) -> bool:
-        record = read_pair(self.folder / item.image)
-        return record is not None and record.get("inputs", {}).get("key") == item.key
-
-    def tasks(self, files: dict[str, tuple[str, bytes]]) -> Iterator[Task]:
+    def tasks(self, files: dict[str, Shipped]) -> Iterator[Task]:
         """The tasks still to run, each input read as its turn comes."""
         self._report(None)
         for item in self.todo:
             try:
-                content = (item.content.name, item.content.read_bytes())
-                styles = tuple((s.name, s.read_bytes()) for s in item.styles)
+                content, styles = ship(item.content), tuple(ship(s) for s in item.styles)
             except OSError as exc:
                 self._end(item, "", 0.0, f"cannot read an input ({exc.strerror}): check it")
                 continue

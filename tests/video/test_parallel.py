@@ -10,13 +10,14 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from PIL import Image
 from test_render import write_frames
 
-from conftest import DATA, FailsWith
-from dask_procs import Cluster, wait_for
+from dask_procs import Cluster, children_left, wait_for
+from helpers import DATA, FailsWith
 from painterly.cli import main
+from painterly.errors import OutputError
 from painterly.files.samples import moving_clip
 from painterly.video import clips
 from painterly.video.chunking import Chunking
@@ -106,6 +107,34 @@ def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
     assert seen == [(0, "kept"), (1, "kept")] and again.frames == 6  # nothing redone
 
 
+def test_a_chunk_counts_as_done_only_when_its_pair_reads_back_whole(
+    clip6: Path, tmp_path: Path, style_path: Path
+) -> None:
+    out = tmp_path / "out"
+    seen: list[tuple[int, str]] = []
+
+    def stop_after_one(info: ChunkProgress) -> None:
+        seen.append((info.chunk, info.state))
+        if info.state == "done":
+            raise KeyboardInterrupt
+
+    run = {"settings": QUICK, "chunking": CHUNKS, **FAST}
+    with pytest.raises(KeyboardInterrupt):
+        videos([clip6], [style_path], out, progress=stop_after_one, **run)
+    kept = out / ".painterly-chunks" / "000" / "frames.zip"
+    assert json.loads(kept.with_suffix(".json").read_text())["inputs"]["key"].endswith("#0")
+    kept.write_bytes(kept.read_bytes()[:-10])  # there, but not what its record names
+    seen.clear()
+    with pytest.raises(KeyboardInterrupt):
+        videos([clip6], [style_path], out, progress=stop_after_one, **run)
+    assert seen == [(0, "started"), (0, "done")]  # run again, not kept
+    other = tmp_path / "other.png"
+    Image.open(style_path).transpose(Image.Transpose.ROTATE_180).save(other)
+    with pytest.raises(OutputError, match="holds chunks of another clip or other settings"):
+        videos([clip6], [other], out, **run)  # the same options, another painting
+
+
+@pytest.mark.cluster
 def test_two_local_workers_make_a_video_and_stop(
     clip6: Path, tmp_path: Path, style_path: Path
 ) -> None:
@@ -117,10 +146,10 @@ def test_two_local_workers_make_a_video_and_stop(
     chunks = json.loads(out.with_suffix(".json").read_text())["chunks"]
     workers = {c["worker"] for c in chunks.values()}
     assert all(w.startswith("tcp://127.0.0.1:") for w in workers)
-    left = [p.cmdline() for p in psutil.Process().children(recursive=True)]
-    assert not [c for c in left if "resource_tracker" not in " ".join(c)]  # cluster gone
+    assert not children_left()  # the cluster is gone
 
 
+@pytest.mark.cluster
 def test_killed_worker_its_chunk_runs_again_and_is_written_once(
     clip6: Path,
     tmp_path: Path,

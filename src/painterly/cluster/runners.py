@@ -232,6 +232,7 @@ def local_cluster(workers: int) -> DaskRunner:
         host="127.0.0.1",
         dashboard_address="127.0.0.1:0",
         silence_logs=logging.ERROR,
+        preload=["painterly.cluster.worker"],  # tunes each worker process first
     )
     client = distributed.Client(cluster)
     log.info("Dask dashboard (with bokeh installed): %s", client.dashboard_link)
@@ -264,12 +265,17 @@ def _dask() -> Any:
     return require("distributed", "--workers and --cluster need Dask", "cluster")
 
 
-def open_runner(workers: int | None, cluster: str | None) -> Runner:
-    """In this process, on ``workers`` local processes, or on the scheduler ``cluster``."""
+def check_places(workers: int | None, cluster: str | None) -> None:
+    """Refuse ``workers`` with ``cluster``, and fewer than one worker, before any work."""
     if workers is not None and cluster is not None:
         raise ConfigError("give --workers or --cluster, not both")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers}: give 1 or more")
+
+
+def open_runner(workers: int | None, cluster: str | None) -> Runner:
+    """In this process, on ``workers`` local processes, or on the scheduler ``cluster``."""
+    check_places(workers, cluster)
     if cluster is not None:
         return connect(cluster)
     if workers is not None:

@@ -25,12 +25,13 @@ import torch
 from PIL import Image
 
 from ..config.settings import Config
+from ..engine.loop import StepRecord
 from ..errors import PainterlyError, WeightsError
 from ..files import images
 from ..transfer.result import Result
 from ..transfer.run import Progress, ProgressFn
 from .runners import DaskRunner, outcome_of
-from .task import Outcome, Task, read_files, run_on_worker
+from .task import Outcome, Task, read_files, run_on_worker, ship
 
 NUMBERS_EVERY = 0.5  # seconds between progress messages from a worker
 PICTURE_EVERY = 5.0  # seconds between pictures within a scale
@@ -215,8 +216,8 @@ def _task(config: Config, content: Path, styles: list[Path]) -> Task:
         key,
         key,
         config,
-        (content.name, content.read_bytes()),
-        tuple((s.name, s.read_bytes()) for s in styles),
+        ship(content),
+        tuple(ship(s) for s in styles),
         read_files(config),
         history=True,
         keep_stopped=True,
@@ -235,7 +236,7 @@ def _result(outcome: Outcome, config: Config) -> Result:
         image = images.pil_to_tensor(img.convert("RGB"))
     return Result(
         image=image,
-        history=list(record.get("history", [])),
+        history=[StepRecord.from_dict(h) for h in record.get("history", [])],
         config=config,
         seed=record["seed"],
         weights=record["weights"],

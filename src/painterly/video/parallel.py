@@ -10,21 +10,26 @@ stylised, are its run-in: the chunk's own frames are warm-started from them. Whe
 chunks hold a frame, the two paintings are cross-faded (the later chunk's share rising
 linearly across the overlap).
 
-A finished chunk is written (by the caller, once) into ``<work>/.painterly-chunks/NNN/``
-before the next event is handled; the same call again runs only the missing chunks.
-When all are there, the frames are stitched into the output and the chunks removed.
+A chunk runs through the batch task's scaffold (:func:`painterly.cluster.task.run_work`)
+and comes back as one file, a zip of its PNG frames, with its record. The caller writes
+them as a pair (:func:`painterly.files.pairs.write_pair`) into
+``<work>/.painterly-chunks/NNN/frames.zip`` before the next event is handled. A chunk is
+done when that pair reads back whole for the clip's resume key (its frames' and styles'
+SHA-256, the config and the clip's settings), so the same call again runs only the
+missing chunks. When all are there, the frames are stitched into the output and the
+chunks removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import shutil
-import tempfile
-import time
+import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +38,11 @@ from PIL import Image
 
 from ..cluster import runners
 from ..cluster.runners import Event, Finished, Lost, Runner, Started
-from ..cluster.task import Outcome
+from ..cluster.task import Outcome, Shipped, digest, finished, place, resume_key, run_work, ship
 from ..config.settings import Config, make_config
 from ..engine.targets import FeatureCache
-from ..errors import ConfigError, PainterlyError, WeightsError
-from ..files.pairs import write_json
+from ..errors import ConfigError
+from ..files.pairs import write_json, write_pair
 from ..nn import weights
 from ..transfer.run import ProgressFn
 from . import clips
@@ -46,7 +51,6 @@ from .render import VideoResult, VideoSettings, clip_identity, open_state, rende
 
 CHUNKS = ".painterly-chunks"
 STATE = ".painterly-chunks.json"
-DONE = "chunk.json"  # written last in a chunk's folder: the chunk is complete
 
 
 @dataclass(frozen=True)
@@ -58,37 +62,26 @@ class ChunkTask:
     config: Config
     settings: VideoSettings
     frames: tuple[bytes, ...]  # PNG, at the working size
-    styles: tuple[tuple[str, bytes], ...]  # (file name, bytes)
+    styles: tuple[Shipped, ...]
+    resume: str  # the chunk's resume key, kept in its record
 
     def execute(
         self, cache: FeatureCache | None, progress: ProgressFn | None, worker: str
     ) -> Outcome:
-        """Stylise the chunk here; its frames come back as PNG bytes."""
-        started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="painterly-chunk-") as tmp:
-            folder = Path(tmp)
-            (folder / "in").mkdir()
-            for t, data in enumerate(self.frames):
-                (folder / "in" / f"{t + 1:06d}.png").write_bytes(data)
-            styles = []
-            for i, (name, data) in enumerate(self.styles):
-                (folder / f"style{i}").mkdir()
-                styles.append(folder / f"style{i}" / name)
-                styles[-1].write_bytes(data)
-            try:
-                result = render(self.config, self.settings, folder / "in", styles, folder / "out")
-            except PainterlyError as exc:
-                missing = isinstance(exc, WeightsError)
-                error = str(exc).replace(f"{folder}/", "").splitlines()[0]
-                seconds = time.perf_counter() - started
-                return Outcome(self.key, worker, seconds, error=error, missing_weights=missing)
-            if result.interrupted:
-                raise KeyboardInterrupt
-            frames = tuple(p.read_bytes() for p in sorted((folder / "out").glob("*.png")))
-        record = {"per_frame": result.record["per_frame"]}
-        return Outcome(
-            self.key, worker, time.perf_counter() - started, record=record, frames=frames
-        )
+        """Stylise the chunk here; its frames come back as a zip of PNGs."""
+        return run_work(self.key, worker, cache, self._render)
+
+    def _render(self, folder: Path) -> tuple[bytes, dict[str, Any]]:
+        (folder / "in").mkdir()
+        for t, data in enumerate(self.frames):
+            (folder / "in" / f"{t + 1:06d}.png").write_bytes(data)
+        styles = [place(folder / f"style{i}", s) for i, s in enumerate(self.styles)]
+        result = render(self.config, self.settings, folder / "in", styles, folder / "out")
+        if result.interrupted:
+            raise KeyboardInterrupt
+        frames = sorted((folder / "out").glob("*.png"))
+        record = {"inputs": {"key": self.resume}, "per_frame": result.record["per_frame"]}
+        return _zip(frames), record
 
 
 @dataclass(frozen=True)
@@ -149,17 +142,21 @@ class _Clip:
     spans: list[tuple[int, int]]
     work: Path
     state: dict[str, Any]
-    styles: tuple[tuple[str, bytes], ...] = ()
-    written: set[int] = field(default_factory=set)
+    about: dict[str, Any]  # what the clip's record says of its input and settings
+    styles: tuple[Shipped, ...] = ()
 
-    def folder(self, i: int) -> Path:
-        return self.work / CHUNKS / f"{i:03d}"
+    def chunk(self, i: int) -> Path:
+        """Where chunk ``i`` is kept: a zip of its frames, its record beside it."""
+        return self.work / CHUNKS / f"{i:03d}" / "frames.zip"
+
+    def resume(self, i: int) -> str:
+        return f"{self.about['key']}#{i}"
 
     def done(self, i: int) -> bool:
-        return (self.folder(i) / DONE).is_file()
+        return finished(self.chunk(i), self.resume(i)) is not None
 
     @property
-    def finished(self) -> bool:
+    def stitched(self) -> bool:
         """A folder output stitched by an earlier run (its state stays, marked so)."""
         return bool(self.state.get("finished"))
 
@@ -189,12 +186,13 @@ def render_chunked(
     tasks, owners = [], {}
     for c in opened:
         for i, (first, end) in enumerate(c.spans):
-            if c.finished or c.done(i):
+            if c.stitched or c.done(i):
                 _tell(progress, c, i, "kept")
                 continue
             frames = tuple(_png(frame) for frame in c.clip.frames[first:end])
             name = f"{c.job.output.stem}-{i:03d}"
-            tasks.append(ChunkTask(c.key(i), name, cfg, settings, frames, c.styles))
+            chunk = ChunkTask(c.key(i), name, cfg, settings, frames, c.styles, c.resume(i))
+            tasks.append(chunk)
             owners[c.key(i)] = (c, i)
     if tasks:
         runner.run(tasks, lambda event: _handle(event, owners, progress))
@@ -215,24 +213,46 @@ def _open(
     styles = []
     for path in job.styles:
         try:
-            styles.append((path.name, path.read_bytes()))
+            styles.append(ship(path))
         except OSError as exc:
             raise ConfigError(f"cannot read style '{path}' ({exc.strerror})") from None
     clip = clips.read_clip(job.source, cfg.size, span, fps)
-    identity = clip_identity(cfg, settings, job.source, list(job.styles), span, fps)
-    identity["chunking"] = [chunking.length, chunking.overlap] if chunking else None
+    cut = [chunking.length, chunking.overlap] if chunking else None
+    described = clip_identity(cfg, settings, job.source, list(job.styles), span, fps)
+    inputs = [_frames_digest(clip), *(digest(data) for _, data in styles)]
+    key = resume_key(inputs, cfg, video=described["video"], chunking=cut)
     work = work_folder(job.output)
-    state = _open_state(work, json.loads(json.dumps(identity)))
+    state = _open_state(work, key)
+    about = json.loads(json.dumps({**described, "chunking": cut, "key": key}))
     chunks = spans(len(clip.frames), chunking) if chunking else [(0, len(clip.frames))]
-    return _Clip(job, kind, clip, chunks, work, state, tuple(styles))
+    return _Clip(job, kind, clip, chunks, work, state, about, tuple(styles))
 
 
-def _open_state(work: Path, identity: dict[str, Any]) -> dict[str, Any]:
-    fresh = {"identity": identity, "chunks": {}, "lost": [], "failed": {}}
+def _open_state(work: Path, key: str) -> dict[str, Any]:
+    """The chunks' state of an earlier run with the same resume key, or a new one."""
+    fresh = {"identity": {"key": key}, "chunks": {}, "lost": [], "failed": {}}
     state = open_state(work / STATE, fresh, "chunks", work / CHUNKS)
     if state is fresh:
         write_json(work / STATE, state)
     return state
+
+
+def _frames_digest(clip: clips.Clip) -> str:
+    """The SHA-256 of a clip's frames as read, at the working size."""
+    sha = hashlib.sha256()
+    for frame in clip.frames:
+        sha.update(f"{frame.shape}".encode())
+        sha.update(np.ascontiguousarray(frame).tobytes())
+    return sha.hexdigest()
+
+
+def _zip(frames: Sequence[Path]) -> bytes:
+    """PNG frames as one file: a zip of them, in order (stored: PNG is compressed)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for frame in frames:
+            archive.write(frame, frame.name)
+    return buffer.getvalue()
 
 
 def _png(frame: np.ndarray) -> bytes:
@@ -269,17 +289,11 @@ def _handle(
 
 def _settle(c: _Clip, i: int, outcome: Outcome) -> None:
     """Write a finished chunk once (a second result for it is ignored), or its error."""
-    if not outcome.ok:
-        c.state["failed"][str(i)] = outcome.error
-    elif not c.done(i) and i not in c.written:
-        part = c.folder(i).with_name(c.folder(i).name + ".part")
-        shutil.rmtree(part, ignore_errors=True)
-        part.mkdir()
-        for t, data in enumerate(outcome.frames):
-            (part / f"{t + 1:06d}.png").write_bytes(data)
-        write_json(part / DONE, outcome.record)
-        os.replace(part, c.folder(i))
-        c.written.add(i)
+    if not outcome.ok or outcome.image is None or outcome.record is None:
+        c.state["failed"][str(i)] = outcome.error or "no frames came back"
+    elif not c.done(i):
+        c.chunk(i).parent.mkdir(exist_ok=True)
+        write_pair(c.chunk(i), outcome.image, outcome.record)
         c.state["failed"].pop(str(i), None)
         entry = c.state["chunks"].setdefault(str(i), {"attempts": 1})
         entry.update(worker=outcome.worker, seconds=round(outcome.seconds, 3), written=True)
@@ -288,13 +302,13 @@ def _settle(c: _Clip, i: int, outcome: Outcome) -> None:
 
 def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
     """Stitch a clip whose chunks are all there, write it and its record."""
-    if c.finished:
+    if c.stitched:
         record = json.loads(c.job.output.with_suffix(".json").read_text())
         return VideoResult(c.job.output, record["frames_written"], False, record)
     if not all(c.done(i) for i in range(len(c.spans))):
-        record = {**c.state["identity"], "failed_chunks": c.state["failed"]}
+        record = {**c.about, "failed_chunks": c.state["failed"]}
         return VideoResult(c.job.output, 0, False, record)
-    frames = stitch(c.spans, [_chunk_frames(c.folder(i)) for i in range(len(c.spans))])
+    frames = stitch(c.spans, [_unzip(c.chunk(i)) for i in range(len(c.spans))])
     files = []
     for t, frame in enumerate(frames):
         files.append(c.work / f"{t + 1:06d}.png")
@@ -312,15 +326,18 @@ def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
     return VideoResult(c.job.output, len(frames), False, record)
 
 
-def _chunk_frames(folder: Path) -> list[np.ndarray]:
-    return [np.array(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+def _unzip(chunk: Path) -> list[np.ndarray]:
+    """The frames of a chunk kept by :func:`_zip`, in order."""
+    with zipfile.ZipFile(chunk) as archive:
+        names = sorted(archive.namelist())
+        return [np.array(Image.open(io.BytesIO(archive.read(n))).convert("RGB")) for n in names]
 
 
 def _record(c: _Clip, frames: list[np.ndarray], settings: VideoSettings) -> dict[str, Any]:
     inputs = [clips.as_float(f) for f in c.clip.frames]
     outputs = [clips.as_float(f) for f in frames]
     return {
-        **c.state["identity"],
+        **c.about,
         "flow": settings.flow.to_json(),
         "size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
         "fps": float(c.clip.fps),
@@ -333,7 +350,7 @@ def _record(c: _Clip, frames: list[np.ndarray], settings: VideoSettings) -> dict
     }
 
 
-def videos(
+def videos(  # noqa: PLR0913 - keywords only: the library face of 'painterly video'
     sources: Sequence[str | os.PathLike[str]],
     styles: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
@@ -356,6 +373,7 @@ def videos(
 
     >>> videos(["a.mp4", "b.mp4"], ["starry.jpg"], "out.mp4", workers=2)  # doctest: +SKIP
     """
+    runners.check_places(workers, cluster)
     cfg = make_config(preset, **options)
     span = clips.parse_range(frames) if frames else (None, None)
     if chunking is None and (workers is not None or cluster is not None):
