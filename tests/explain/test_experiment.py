@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import FailsWith
+from helpers import FailsWith
 from painterly.cli import main
 from painterly.errors import ConfigError
 from painterly.explain import experiment
+from painterly.files.pairs import read_pair
 
 GRID = """
 preset = "default"
@@ -109,6 +110,26 @@ def test_targets_are_computed_once_for_the_grid(
     assert done.cache.misses == 2 and done.cache.hits == 2  # content and style, once each
 
 
+def test_a_grid_resumes_only_whole_pairs_of_the_same_inputs(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
+    runs = experiment.parse_grid(GRID)[2]
+    base = {"size": 48, "iterations": 2, "seed": 0}
+    first = experiment.run_grid(content_path, [style_path], runs, tmp_path, "default", base)
+    assert first.reused == 0 and len(first.rows) == 2
+    damaged = tmp_path / first.rows[1]["image"]
+    damaged.write_bytes(damaged.read_bytes()[:-1])  # the image is there, but not whole
+    again = experiment.run_grid(content_path, [style_path], runs, tmp_path, "default", base)
+    assert again.reused == 1 and again.rows[0] == first.rows[0]
+    assert read_pair(damaged) is not None  # run again and written whole
+    other = tmp_path / "other.png"
+    Image.open(content_path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
+    moved = experiment.run_grid(other, [style_path], runs, tmp_path, "default", base)
+    assert moved.reused == 0  # another photo: the same options are other runs
+    assert {r["image"] for r in moved.rows}.isdisjoint(r["image"] for r in first.rows)
+
+
+@pytest.mark.subprocess
 def test_a_killed_grid_resumes_where_it_stopped(
     tmp_path: Path, content_path: Path, style_path: Path
 ) -> None:

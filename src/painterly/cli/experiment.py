@@ -8,11 +8,9 @@ from typing import Any
 
 import click
 
-from ..cluster import runners
 from ..config.settings import INITS, PRESETS
 from ..errors import ConfigError, ImageError
 from ..explain import experiment, figures
-from ..explain.grid_tasks import run_grid_on
 from ..files import images
 from ..files.sheets import contact_sheet, save_sheet
 from ..transfer.run import Progress
@@ -57,17 +55,6 @@ def _read_grid(path: Path) -> str:
         raise ConfigError(f"grid file '{path}' is not a text (UTF-8 TOML) file") from None
     except OSError as exc:
         raise ConfigError(f"grid file '{path}' cannot be read ({exc.strerror})") from None
-
-
-def _on_dask(workers: int | None, cluster: str | None, *grid: Any) -> experiment.GridResult:
-    """The grid on a LocalCluster of ``workers`` or the scheduler at ``cluster``."""
-    if workers is not None and cluster is not None:
-        raise ConfigError("give --workers or --cluster, not both")
-    runner = runners.connect(cluster) if cluster else runners.local_cluster(workers or 1)
-    try:
-        return run_grid_on(runner, *grid)
-    finally:
-        runner.close()
 
 
 @click.command(short_help="Run the article's experiments, or a TOML grid.")
@@ -149,16 +136,13 @@ def experiment_cmd(
         )
         chosen = preset or chosen
         base = {**base, **grid_base}
-    out = experiment.check_folder(output)  # created once the grid is found valid
-    events = _Events(quiet)
+    events, out = _Events(quiet), output
     with signals.stops_the_run():  # SIGTERM stops it as Ctrl-C does; run it again to resume
         try:
-            if workers is None and cluster is None:
-                done = experiment.run_grid(content, list(styles), runs, out, chosen, base, events)
-            else:
-                done = _on_dask(
-                    workers, cluster, content, list(styles), runs, out, chosen, base, events
-                )
+            done = experiment.run_grid(
+                content, list(styles), runs, out, chosen, base, events,
+                workers=workers, cluster=cluster,
+            )  # fmt: skip
         finally:
             events.close()
     cells = [

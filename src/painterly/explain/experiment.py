@@ -1,14 +1,17 @@
 """Experiments: a grid of runs on one photo and its paintings, as in section 4 of the
 article, or from a TOML file whose lists are crossed.
 
-Every run's image and record are written as soon as it ends, so a grid that is
-stopped resumes where it stopped; the targets' features are computed once for all.
+Each run is a :class:`~painterly.cluster.task.Task` on a runner of
+:mod:`painterly.cluster.runners`: one after another in this process (the targets'
+features computed once for all), or on Dask workers. Every run's image and record are
+written as a pair as soon as it ends, under a name holding its resume key (its
+inputs' SHA-256 and its config), so a grid that is stopped resumes where it stopped,
+whichever way either was run.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import itertools
 import json
@@ -21,13 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cluster import runners
+from ..cluster.runners import Event, Finished, Runner, Started, Stepped
+from ..cluster.task import Shipped, Task, digest, finished, read_files, resume_key, ship
 from ..config.settings import FIELDS, PRESETS, Config, make_config
 from ..engine.targets import FeatureCache
-from ..errors import ConfigError, OutputError, did_you_mean
+from ..errors import ConfigError, PainterlyError, did_you_mean
 from ..files import atomic, images
-from ..files.pairs import save_pair_or_fallback, write_json
-from ..transfer.inputs import ImageLike, check_style_sizes
-from ..transfer.run import Progress, run, schedule
+from ..files.pairs import write_json, write_pair
+from ..nn import weights
+from ..transfer.inputs import check_style_sizes
+from ..transfer.run import Progress
+from ..transfer.schedule import schedule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,11 +54,11 @@ class Run:
     options: Mapping[str, Any] = field(default_factory=dict)
     styles: tuple[int, ...] = (0,)
 
-    def key(self, config: Config) -> str:
-        """A digest of everything that decides the run's result: its resolved config and
-        which style images it uses."""
-        data = json.dumps([config.to_json(), self.styles], sort_keys=True)
-        return hashlib.sha1(data.encode()).hexdigest()[:10]
+    def key(self, config: Config, inputs: Sequence[str]) -> str:
+        """The run's resume key (:func:`painterly.cluster.task.resume_key`): its resolved
+        config and the SHA-256 of the photo and of the style images it uses, given
+        ``inputs`` (the photo's, then every style image's)."""
+        return resume_key([inputs[0], *(inputs[1 + i] for i in self.styles)], config)
 
 
 def article_grid(preset: str = "article", styles: int = 1) -> list[Run]:
@@ -170,6 +178,7 @@ def _show(value: Any) -> str:
 
 # --- running ------------------------------------------------------------------------
 
+PathLike = str | os.PathLike[str]
 EventFn = Callable[[str, int, int, Progress | None], None]  # (run name, index, count, step)
 
 
@@ -180,20 +189,45 @@ class GridResult:
     rows: list[dict[str, Any]]
     histories: dict[str, list[dict[str, float]]]
     reused: int
-    cache: FeatureCache
+    cache: FeatureCache  # its counts: target features computed and reused over the runs
 
 
-def run_grid(
-    content: ImageLike,
-    styles: Sequence[ImageLike],
+@dataclass
+class Grid:
+    """A grid checked and ready to run: each run's config and resume key, the inputs as
+    work carries them, and the records of the runs finished in ``out``."""
+
+    runs: list[Run]
+    configs: list[Config]
+    keys: list[str]
+    out: Path
+    photo: Shipped
+    paintings: list[Shipped]
+    records: list[dict[str, Any] | None]
+
+    def slug(self, index: int) -> str:
+        """The file stem of a run: its place and the start of its key."""
+        return f"{index + 1:02d}-{self.keys[index][:10]}"
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table's rows of the runs finished so far, in order."""
+        return [
+            _row(i, r, self.slug(i), record)
+            for i, (r, record) in enumerate(zip(self.runs, self.records, strict=True))
+            if record is not None
+        ]
+
+
+def plan_grid(
+    content: PathLike,
+    styles: Sequence[PathLike],
     runs: Sequence[Run],
-    out: Path,
+    out: PathLike,
     preset: str = "article",
     base: Mapping[str, Any] | None = None,
-    events: EventFn | None = None,
-) -> GridResult:
-    """Run every cell of a grid into folder ``out``; cells already there are reused."""
-    base = dict(base or {})
+) -> Grid:
+    """Check every run of a grid (its config, its style indices, its sizes) and the
+    folder ``out``, creating nothing, and find the runs already finished there."""
     for r in runs:
         bad = [i for i in r.styles if not 0 <= i < len(styles)]
         if bad:
@@ -201,65 +235,92 @@ def run_grid(
                 f"run '{r.name}' uses style {bad[0]}, but {len(styles)} style images were "
                 "given: give more style images or lower the index"
             )
-    configs = [make_config(preset, **{**base, **r.options}) for r in runs]  # validate first
-    content = images.load_image(content)  # read once for every run
-    styles = [images.load_image(s) for s in styles]
+    configs = [make_config(preset, **{**(base or {}), **r.options}) for r in runs]
+    photo = images.load_image(content)
+    paintings = [images.load_image(s) for s in styles]
     for r, cfg in zip(runs, configs, strict=True):  # every size works, before any run
-        plan = schedule(cfg, *content.shape[-2:])
-        check_style_sizes(cfg, [images.load_image(styles[i]) for i in r.styles], plan)
-    out = folder(out)
-    cache = FeatureCache()
-    rows, histories, reused = [], {}, 0
-    for index, (r, cfg) in enumerate(zip(runs, configs, strict=True)):
-        slug = f"{index + 1:02d}-{r.key(cfg)}"
-        record_path = out / f"{slug}.json"
-        record = _finished(record_path)
-        if record is None:
-            if events:
-                events(r.name, index, len(runs), None)
-            record = _one(
-                cfg, content, styles, r, out / f"{slug}.png", cache, events, index, len(runs)
-            )
-        else:
-            reused += 1
-        rows.append(_row(index, r, slug, record))
-        histories[r.name] = record["history"]
-        write_tables(out, rows)
-    return GridResult(rows, histories, reused, cache)
+        check_style_sizes(cfg, [paintings[i] for i in r.styles], schedule(cfg, *photo.shape[-2:]))
+    folder = atomic.check_folder(out, "experiment output")
+    shipped = [ship(content), *(ship(s) for s in styles)]
+    inputs = [digest(data) for _, data in shipped]
+    keys = [r.key(cfg, inputs) for r, cfg in zip(runs, configs, strict=True)]
+    grid = Grid(list(runs), configs, keys, folder, shipped[0], shipped[1:], [])
+    grid.records = [finished(folder / f"{grid.slug(i)}.png", k) for i, k in enumerate(keys)]
+    return grid
 
 
-def _finished(path: Path) -> dict[str, Any] | None:
-    """The record of a run that ended and was saved, else ``None``."""
+def run_grid(
+    content: PathLike,
+    styles: Sequence[PathLike],
+    runs: Sequence[Run],
+    out: PathLike,
+    preset: str = "article",
+    base: Mapping[str, Any] | None = None,
+    events: EventFn | None = None,
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+) -> GridResult:
+    """Run every cell of a grid into folder ``out``, cells already there reused: in this
+    process, on a Dask ``LocalCluster`` of ``workers`` or on the scheduler ``cluster``.
+    A run that fails raises :class:`PainterlyError` once the others have ended."""
+    runners.check_places(workers, cluster)
+    grid = plan_grid(content, styles, runs, out, preset, base)
+    if cluster is None:
+        for name in {cfg.weights for cfg in grid.configs}:
+            weights.resolve(name)  # on a cluster, each worker's own weights count
+    todo = any(record is None for record in grid.records)
+    runner = runners.open_runner(workers, cluster) if todo else runners.InProcess()
     try:
-        record: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    done = not record.get("interrupted") and path.with_suffix(".png").is_file()
-    return record if done else None
+        return run_grid_on(runner, grid, events)
+    finally:
+        runner.close()
 
 
-def _one(
-    cfg: Config,
-    content: ImageLike,
-    styles: Sequence[ImageLike],
-    r: Run,
-    path: Path,
-    cache: FeatureCache,
-    events: EventFn | None,
-    index: int,
-    count: int,
-) -> dict[str, Any]:
-    def step(p: Progress) -> None:
-        if events:
-            events(r.name, index, count, p)
+def run_grid_on(runner: Runner, grid: Grid, events: EventFn | None = None) -> GridResult:
+    """Run the cells of a planned grid that are not finished on ``runner``, writing each
+    pair and the tables as it ends."""
+    count, tally, failed = len(grid.runs), FeatureCache(), {}
+    slugs = {grid.slug(i): i for i in range(count)}
+    tasks = [_task(grid, i) for i, record in enumerate(grid.records) if record is None]
+    out = atomic.make_folder(grid.out, "experiment output")
 
-    result = run(cfg, content, [styles[i] for i in r.styles], progress=step, cache=cache)
-    if result.interrupted:
-        raise KeyboardInterrupt
-    record = result.record({"styles": list(r.styles), "name": r.name})
-    record["history"] = result.history
-    save_pair_or_fallback(result.image, path, record)  # the record marks the run done
-    return record
+    def handle(event: Event) -> None:
+        if isinstance(event, (Started, Stepped)) and events is not None:
+            index = slugs[event.key]
+            step = event.step if isinstance(event, Stepped) else None
+            events(grid.runs[index].name, index, count, step)
+        if not isinstance(event, Finished):
+            return
+        outcome = event.outcome
+        if not outcome.ok or outcome.image is None or outcome.record is None:
+            failed[outcome.key] = outcome.error or "no picture came back"
+            return
+        write_pair(out / f"{outcome.key}.png", outcome.image, outcome.record)
+        grid.records[slugs[outcome.key]] = outcome.record
+        tally.misses += outcome.cache[0]
+        tally.hits += outcome.cache[1]
+        write_tables(out, grid.rows())
+
+    runner.run(tasks, handle)
+    if failed:
+        slug, error = next(iter(failed.items()))
+        name = grid.runs[slugs[slug]].name.replace("\n", " ")
+        raise PainterlyError(f"run '{name}' failed ({runner.label}): {error}")
+    rows = grid.rows()
+    if rows:
+        write_tables(out, rows)
+    records = zip(grid.runs, grid.records, strict=True)
+    histories = {r.name: record["history"] for r, record in records if record is not None}
+    return GridResult(rows, histories, count - len(tasks), tally)
+
+
+def _task(grid: Grid, index: int) -> Task:
+    r, cfg = grid.runs[index], grid.configs[index]
+    slug = grid.slug(index)
+    paintings = tuple(grid.paintings[i] for i in r.styles)
+    inputs = {"styles": list(r.styles), "name": r.name, "key": grid.keys[index]}
+    return Task(slug, slug, cfg, grid.photo, paintings, read_files(cfg), inputs, history=True)
 
 
 def _row(index: int, r: Run, slug: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -296,29 +357,3 @@ def caption(row: Mapping[str, Any], name: str) -> str:
         f"{row['run']}. {name}\ncontent {row['content_loss']:.3g}  style {row['style_loss']:.3g}"
         f"\n{row['seconds']:.0f} s, {row['steps']} steps"
     )
-
-
-def folder(path: str | os.PathLike[str]) -> Path:
-    """The output folder, created if missing; an existing file there is an error."""
-    out = check_folder(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"folder '{out}' cannot be created: {atomic.reason(exc)}") from None
-    atomic.check_writable(out / "results.json", "experiment output")
-    return out
-
-
-def check_folder(path: str | os.PathLike[str]) -> Path:
-    """Check, creating nothing, that the output folder can be written (or created)."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"'{out}' is a file: give a folder for the experiment's images")
-    existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor))
-    failure: OSError | None = None
-    if not existing.is_dir():
-        failure = NotADirectoryError(0, f"'{existing}' is a file")
-    failure = failure or atomic.probe(existing)
-    if failure is not None:
-        raise OutputError(f"folder '{out}' cannot be written: {atomic.reason(failure)}")
-    return out
