@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from ..batch import BatchProgress
 from ..batch import batch as run_batch
 from . import signals
 from .options import config_options
+from .progress import Bar
 
 
 def spread_styles(args: list[str]) -> list[str]:
@@ -38,38 +38,25 @@ class _Bar:
     """A bar over the batch's work, with counts, and a line per finished item."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet, self.bar = quiet, None
+        self.quiet, self.bar = quiet, Bar.of_work(quiet)
         self.last: BatchProgress | None = None
-        if not quiet and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=100,
-                dynamic_ncols=True,
-                bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
-            )
 
     def __call__(self, info: BatchProgress) -> None:
         self.last = info
         if self.quiet:
             return
         if info.message:
-            (self.bar.write if self.bar is not None else _echo)(info.message)
-        if self.bar is None:
-            return
+            self.bar.write(info.message)
         counts = f"{info.done + info.reused}/{info.total} done"
         counts += f", {info.failed} failed" if info.failed else ""
         counts += f", {info.in_flight} running" if info.in_flight else ""
         if info.step is not None and info.item:
             step = f"step {info.step.step}/{info.step.total}" if info.step.total else ""
             counts += f"; {info.item} {step}"
-        self.bar.set_postfix_str(counts, refresh=False)
-        self.bar.update(100 * info.work - self.bar.n)
+        self.bar.show(100 * info.work, counts)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.bar.close()
 
 
 def _echo(line: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,33 +14,26 @@ from ..files import images
 from ..files.sheets import contact_sheet, save_sheet
 from ..transfer.run import Progress
 from . import signals
+from .progress import Bar
 
 
 class _Events:
     """One line per run on stderr, and a step bar on a terminal."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet, self.bar = quiet, None
-        self.tty = sys.stderr.isatty()
+        self.quiet, self.bar = quiet, Bar(quiet, unit="step", leave=False)
 
     def __call__(self, name: str, index: int, count: int, step: Progress | None) -> None:
         if self.quiet:
             return
         if step is None:
-            self.close()
-            click.echo(f"run {index + 1}/{count}: {name.replace(chr(10), ' ')}", err=True)
-            if self.tty:
-                from tqdm import tqdm
-
-                self.bar = tqdm(unit="step", leave=False, dynamic_ncols=True)
-        elif self.bar is not None:
-            self.bar.total = step.total or None
-            self.bar.update(1)
+            self.bar.close()
+            self.bar.write(f"run {index + 1}/{count}: {name.replace(chr(10), ' ')}")
+        elif step.tiles is None:  # a tile pass within a step moves no step on
+            self.bar.show(step.step, total=step.total or None)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.bar.close()
 
 
 def _read_grid(path: Path) -> str:

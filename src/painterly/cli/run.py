@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from ..transfer.result import Result
 from ..transfer.run import Progress, ProgressFn, run
 from . import signals
 from .options import config_options
+from .progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +51,10 @@ class _Reporter:
 
     def __init__(self, out: Path, quiet: bool, save_every: int | None) -> None:
         self.out, self.save_every = out, save_every
-        self.bar: Any = None
-        if not quiet and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=100,
-                dynamic_ncols=True,
-                leave=True,
-                bar_format="{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
-            )
+        self.bar = Bar.of_work(quiet)
 
     def __call__(self, info: Progress) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(_describe(info), refresh=False)
-            self.bar.update(100 * info.work - self.bar.n)
+        self.bar.show(100 * info.work, _describe(info))
         if info.tiles is None and self.save_every and info.step % self.save_every == 0:
             path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
             try:
@@ -74,8 +63,7 @@ class _Reporter:
                 log.warning("%s; the run goes on", exc)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 def execute(
@@ -108,7 +96,7 @@ def execute(
         result.save_or_fallback(out, quality=quality, inputs=inputs, bit_depth=bit_depth)
     if plot and result.history:
         title = f"{out.name}: losses per step (dotted: next size)"
-        figures.save(figures.loss_curves({out.name: result.history}, title), plot_path(out))
+        figures.save(figures.loss_curves({out.name: result.history_dicts()}, title), plot_path(out))
     if not quiet:
         losses = result.final_losses
         state = "interrupted; kept the image reached so far" if result.interrupted else "done"

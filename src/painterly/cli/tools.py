@@ -13,6 +13,7 @@ from ..files import atomic
 from ..nn import weights as weights_mod
 from ..nn.download import download
 from ..nn.layers import layer_shapes
+from .progress import Bar
 
 
 @click.command()
@@ -70,15 +71,11 @@ def weights(ctx: click.Context) -> None:
 )
 def download_cmd(source: str, folder: Path | None) -> None:
     """Download a weight source (only when asked), checking its SHA-256."""
-    from tqdm import tqdm
-
-    with tqdm(unit="B", unit_scale=True, desc=source) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total or None
-            bar.update(done - bar.n)
-
-        path = download(source, folder, progress)
+    bar = Bar(unit="B", unit_scale=True, desc=source)
+    try:
+        path = download(source, folder, lambda done, total: bar.show(done, total=total or None))
+    finally:
+        bar.close()
     click.echo(f"Saved {path}")
 
 

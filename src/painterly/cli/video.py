@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +15,23 @@ from ..video.parallel import ChunkProgress, videos
 from ..video.render import FrameProgress, VideoSettings, render
 from . import signals
 from .options import config_options
+from .progress import Bar
 
 
 class _FrameBar:
-    """A tqdm bar over frames, with the time left (on a terminal only); made at the
-    first frame this run finishes, so that frames kept from an earlier run do not
-    count in its pace."""
+    """A bar over frames, with the time left: made at the first frame this run
+    finishes, so that frames kept from an earlier run do not count in its pace."""
 
     def __init__(self, quiet: bool) -> None:
-        self.show = not quiet and sys.stderr.isatty()
-        self.bar: Any = None
+        self.bar = Bar(quiet, unit="frame")
 
     def __call__(self, info: FrameProgress) -> None:
-        if not self.show:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=info.total, initial=info.done, unit="frame", dynamic_ncols=True)
         style = info.losses.get("style", float("nan"))
-        self.bar.set_postfix_str(f"pass {info.pass_}, {info.seconds:.1f} s, style {style:.3g}")
-        self.bar.update(info.done - self.bar.n)
+        postfix = f"pass {info.pass_}, {info.seconds:.1f} s, style {style:.3g}"
+        self.bar.show(info.done, postfix, total=info.total)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 def _settings(options: dict[str, Any]) -> VideoSettings:
