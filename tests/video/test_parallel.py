@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ FAST: dict[str, Any] = {"size": 48, "iterations": 6, "scales": 1, "seed": 0}
 FAST_ARGS = ["--size", "48", "--iterations", "6", "--scales", "1", "--frame-iterations", "3"]
 QUICK = VideoSettings(frame_iterations=3)
 CHUNKS = Chunking(4, 2)  # a clip of 6 frames: chunks 0–3 and 2–5
+RUN: dict[str, Any] = {"settings": QUICK, "chunking": CHUNKS, **FAST}
 
 
 @pytest.fixture
@@ -73,28 +75,35 @@ def test_also_and_each_style_make_one_whole_clip_each_in_process(
     assert not out.exists()
 
 
+def _noting(seen: list[tuple[int, str]], stop_at: str = "") -> Callable[[ChunkProgress], None]:
+    """A progress callback noting (chunk, state), stopping the run at state ``stop_at``."""
+
+    def note(info: ChunkProgress) -> None:
+        seen.append((info.chunk, info.state))
+        if info.state == stop_at:
+            raise KeyboardInterrupt
+
+    return note
+
+
+def _stopped_after_a_chunk(clip: Path, style: Path, out: Path) -> list[tuple[int, str]]:
+    """The events of a run stopped (as by Ctrl-C) once its first chunk is done."""
+    seen: list[tuple[int, str]] = []
+    with pytest.raises(KeyboardInterrupt):
+        videos([clip], [style], out, progress=_noting(seen, stop_at="done"), **RUN)
+    return seen
+
+
 def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
     clip6: Path, tmp_path: Path, style_path: Path
 ) -> None:
     out = tmp_path / "out"
-    seen: list[tuple[int, str]] = []
-
-    def stop_after_one(info: ChunkProgress) -> None:
-        seen.append((info.chunk, info.state))
-        if info.state == "done":
-            raise KeyboardInterrupt
-
-    run = {"settings": QUICK, "chunking": CHUNKS, **FAST}
-    with pytest.raises(KeyboardInterrupt):
-        videos([clip6], [style_path], out, progress=stop_after_one, **run)
+    seen = _stopped_after_a_chunk(clip6, style_path, out)
     assert seen == [(0, "started"), (0, "done")]
     assert sorted(p.name for p in (out / ".painterly-chunks").iterdir()) == ["000"]
     seen.clear()
-
-    def note(info: ChunkProgress) -> None:
-        seen.append((info.chunk, info.state))
-
-    (result,) = videos([clip6], [style_path], out, progress=note, **run)
+    note = _noting(seen)
+    (result,) = videos([clip6], [style_path], out, progress=note, **RUN)
     assert seen == [(0, "kept"), (1, "started"), (1, "done")]
     assert result.frames == 6 and len(clips.read_clip(out, None).frames) == 6
     assert sorted(p.name for p in out.glob("*.png")) == [f"{t:06d}.png" for t in range(1, 7)]
@@ -103,7 +112,7 @@ def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
     assert record["chunk_spans"] == [[0, 4], [2, 6]] and record["seam_pairs"] == 3
     assert record["warping_error_inside"] > 0 and record["warping_error_seams"] > 0
     seen.clear()
-    (again,) = videos([clip6], [style_path], out, progress=note, **run)
+    (again,) = videos([clip6], [style_path], out, progress=note, **RUN)
     assert seen == [(0, "kept"), (1, "kept")] and again.frames == 6  # nothing redone
 
 
@@ -111,27 +120,15 @@ def test_a_chunk_counts_as_done_only_when_its_pair_reads_back_whole(
     clip6: Path, tmp_path: Path, style_path: Path
 ) -> None:
     out = tmp_path / "out"
-    seen: list[tuple[int, str]] = []
-
-    def stop_after_one(info: ChunkProgress) -> None:
-        seen.append((info.chunk, info.state))
-        if info.state == "done":
-            raise KeyboardInterrupt
-
-    run = {"settings": QUICK, "chunking": CHUNKS, **FAST}
-    with pytest.raises(KeyboardInterrupt):
-        videos([clip6], [style_path], out, progress=stop_after_one, **run)
+    assert _stopped_after_a_chunk(clip6, style_path, out) == [(0, "started"), (0, "done")]
     kept = out / ".painterly-chunks" / "000" / "frames.zip"
     assert json.loads(kept.with_suffix(".json").read_text())["inputs"]["key"].endswith("#0")
     kept.write_bytes(kept.read_bytes()[:-10])  # there, but not what its record names
-    seen.clear()
-    with pytest.raises(KeyboardInterrupt):
-        videos([clip6], [style_path], out, progress=stop_after_one, **run)
-    assert seen == [(0, "started"), (0, "done")]  # run again, not kept
+    assert _stopped_after_a_chunk(clip6, style_path, out) == [(0, "started"), (0, "done")]
     other = tmp_path / "other.png"
     Image.open(style_path).transpose(Image.Transpose.ROTATE_180).save(other)
     with pytest.raises(OutputError, match="holds chunks of another clip or other settings"):
-        videos([clip6], [other], out, **run)  # the same options, another painting
+        videos([clip6], [other], out, **RUN)  # the same options, another painting
 
 
 @pytest.mark.cluster
