@@ -8,7 +8,7 @@ The room: ``app`` (the command group and the exit point), one module per family 
 commands (``run``: stylize, demo, blend; ``batch``; ``video``; ``experiment``;
 ``explain``: features, gram, reconstruct; ``tools``: layers, weights, score;
 ``serve``: the studio), ``options`` (options generated from the config's fields),
-``signals`` (SIGTERM handled as Ctrl-C).
+``signals`` (SIGTERM handled as Ctrl-C), ``progress`` (the one progress bar).
 """
 
 from __future__ import annotations
