@@ -1,4 +1,9 @@
-"""Shared fixtures: the bundled sample images and small real-weight settings."""
+"""Shared fixtures: the bundled sample images, the command line's one-line failures, a
+studio in a thread and a Dask cluster of processes. Plain helpers live in helpers.py.
+
+Nothing here imports an extra at import time: the studio's and the cluster's helpers
+are imported by the fixtures that need them, so the core tests run without them.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from dask_procs import Cluster, stop
+from helpers import DATA, FailsWith
 from painterly.cli import main
 
 if TYPE_CHECKING:
+    from dask_procs import Cluster
     from studio_http import Studio
-
-DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
 
 
 @pytest.fixture
@@ -30,9 +34,6 @@ def style_path() -> Path:
 @pytest.fixture
 def style2_path() -> Path:
     return DATA / "the_scream.jpg"
-
-
-FailsWith = Callable[[Sequence[str], str], None]
 
 
 @pytest.fixture
@@ -59,8 +60,14 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Studio]]:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A scheduler and workers started as subprocesses on 127.0.0.1, stopped by pid."""
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """A scheduler and workers started as subprocesses on 127.0.0.1, stopped by pid
+    (needs painterly[cluster]). Its tests carry the ``cluster`` marker, so that the
+    fast tier never starts one."""
+    if request.node.get_closest_marker("cluster") is None:
+        pytest.fail(f"{request.node.nodeid} starts a Dask cluster: mark it cluster")
+    from dask_procs import Cluster, stop
+
     started = Cluster(tmp_path)
     try:
         yield started

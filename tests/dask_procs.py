@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+from helpers import SRC, free_port
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -43,6 +37,13 @@ def listening(procs: list[subprocess.Popen[bytes]]) -> set[str]:
             if conn.status == psutil.CONN_LISTEN:
                 found.add(conn.laddr.ip)
     return found
+
+
+def children_left() -> list[list[str]]:
+    """The command lines of this process's children still running, but for Python's
+    resource tracker (it lives as long as this interpreter)."""
+    left = [p.cmdline() for p in psutil.Process().children(recursive=True)]
+    return [c for c in left if "resource_tracker" not in " ".join(c)]
 
 
 def wait_for(address: str, workers: int) -> None:

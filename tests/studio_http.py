@@ -7,7 +7,6 @@ import http.client
 import io
 import json
 import random
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from helpers import free_port
 from painterly.errors import ImageError
 from painterly.web.app import create_app
 from painterly.web.guard import Access
@@ -23,12 +23,6 @@ from painterly.web.server import ServerLimits, StudioServer, make_server
 
 TINY = {"size": 48, "iterations": 3, "seed": 0}
 BUNDLE = {"content": "b-tubingen.jpg", "styles": ["b-starry_night.jpg"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -120,9 +114,10 @@ class Servers:
             assert not thread.is_alive()
 
 
-def png(size: tuple[int, int] = (40, 30), colour: str = "orange") -> bytes:
+def png(size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
+    """A PNG of one colour: orange, or black in a mode other than RGB."""
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    Image.new(mode, size, "orange" if mode == "RGB" else 0).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
