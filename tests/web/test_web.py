@@ -17,15 +17,9 @@ from starlette.testclient import TestClient
 
 from painterly.web.app import create_app
 from painterly.web.store import Limits
+from studio_http import TINY, png
 
 BASE = "http://127.0.0.1:8000"
-TINY = {"size": 48, "iterations": 3, "seed": 0}
-
-
-def png(size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, "orange" if mode == "RGB" else 0).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture

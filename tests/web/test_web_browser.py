@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,33 +18,17 @@ from PIL import Image
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
-from painterly.web.app import create_app  # noqa: E402
-from painterly.web.guard import Access  # noqa: E402
-from painterly.web.server import make_server  # noqa: E402
+from studio_http import Studio  # noqa: E402
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    app = create_app(tmp_path / "results", access=Access(port=port))
-    instance = make_server(app, "127.0.0.1", port)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=30)
+def server(serve: Callable[..., Studio]) -> str:
+    """The address of a studio in a thread of this process."""
+    return f"http://127.0.0.1:{serve().port}"
 
 
 @pytest.fixture

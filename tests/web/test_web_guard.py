@@ -12,10 +12,11 @@ import pytest
 
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
+from helpers import free_port
 from painterly.cli import main
 from painterly.files.samples import bundled
 from painterly.web.guard import Access
-from studio_http import BUNDLE, TINY, Studio, free_port, png
+from studio_http import BUNDLE, TINY, Studio, png
 
 # --- 1. cross-site requests ------------------------------------------------------
 

@@ -18,6 +18,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
+from helpers import free_port
 from painterly.files import images
 from painterly.files.samples import bundled
 from painterly.web import inside as inside_module
@@ -27,7 +28,7 @@ from painterly.web.jobs import JobQueue
 from painterly.web.server import ServerLimits
 from painterly.web.state import StreamLimits
 from painterly.web.store import Limits, Store
-from studio_http import BUNDLE, TINY, Gate, Studio, free_port, noise_png, png
+from studio_http import BUNDLE, TINY, Gate, Studio, noise_png, png
 
 # --- 4. resource limits ----------------------------------------------------------
 

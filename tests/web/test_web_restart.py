@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,13 @@ import pytest
 
 pytest.importorskip("starlette", reason="the studio needs painterly[web]")
 
+from helpers import free_port
+from studio_http import BUNDLE, TINY
+
+pytestmark = pytest.mark.subprocess
+
 LONG = {"size": 64, "iterations": 3000, "seed": 0}
-SHORT = {"size": 48, "iterations": 3, "seed": 0}
-BUNDLE = {"content": "b-tubingen.jpg", "styles": ["b-starry_night.jpg"]}
 EXIT_BOUND = 20  # seconds: a server that takes longer has hung (it used to take 40+)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -118,7 +114,7 @@ def test_a_stopped_server_keeps_the_running_picture_and_the_queue(
     while seen.count("progress") < 2:
         assert time.monotonic() < deadline, seen
         time.sleep(0.1)
-    waiting = [first.submit(SHORT), first.submit(SHORT)]
+    waiting = [first.submit(TINY), first.submit(TINY)]
     status, _, output = first.stop(sig)
     follower.join(timeout=10)
     assert status == 0 and "Traceback" not in output and "terminate" not in output
