@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench browser serve clean
+.PHONY: demo test test-fast lint bench browser serve clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Everything but the slow tiers (markers in pyproject.toml): no Dask cluster, no
+# browser, no second process; no chromium needed.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not cluster and not browser and not subprocess"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

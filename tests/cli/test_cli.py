@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import FailsWith
+from helpers import SKY, FailsWith
 from painterly.cli import main
 from painterly.cli.options import gather_lists
 
-SKY = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data" / "tubingen_sky.png"
 FAST = ["--size", "48", "--iterations", "3", "--seed", "0", "-q"]
 
 
@@ -176,6 +175,7 @@ def test_existing_output_survives_a_failed_run(tmp_path: Path, content_path: Pat
 CLI = [sys.executable, "-m", "painterly", "stylize"]
 
 
+@pytest.mark.subprocess
 def test_real_subprocess(tmp_path: Path, content_path: Path, style_path: Path) -> None:
     out = tmp_path / "sub.png"
     argv = [*CLI, str(content_path), str(style_path), "-o", str(out), *FAST]
@@ -187,6 +187,7 @@ def test_real_subprocess(tmp_path: Path, content_path: Path, style_path: Path) -
     assert bad.returncode == 2 and bad.stderr.startswith("painterly: error: image 'x.jpg'")
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_and_sigterm_keep_the_image_reached(
     tmp_path: Path, content_path: Path, style_path: Path, signum: str
@@ -227,13 +228,12 @@ def test_ctrl_c_and_sigterm_keep_the_image_reached(
 def test_controls_on_the_command_line(
     tmp_path: Path, content_path: Path, style_path: Path, style2_path: Path
 ) -> None:
-    sky = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data" / "tubingen_sky.png"
     out = tmp_path / "ctl.png"
     argv = ["stylize", str(content_path), str(style_path), str(style2_path), "-o", str(out)]
-    options = ["--mask", f"0={sky}", "--preserve-colors", "histogram", "--strength", "0.8"]
+    options = ["--mask", f"0={SKY}", "--preserve-colors", "histogram", "--strength", "0.8"]
     assert main([*argv, *options, "--depth", "16", *FAST]) == 0
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["config"]["masks"] == [f"0={sky}"]
+    assert record["config"]["masks"] == [f"0={SKY}"]
     assert record["config"]["preserve_colors"] == "histogram"
     assert record["config"]["strength"] == 0.8 and record["output"]["bit_depth"] == 16
     lighter = tmp_path / "lighter.jpg"

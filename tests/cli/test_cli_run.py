@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import FailsWith
+from helpers import FailsWith
 from painterly.cli import main
 
 FAST = ["--iterations", "2", "--seed", "0", "-q"]

@@ -21,7 +21,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dask_procs import SRC, Cluster, free_port, listening, stop, wait_for
+from dask_procs import Cluster, listening, stop, wait_for
+from helpers import SRC, free_port
 from painterly.cli import main
 from painterly.cluster import studio
 from painterly.cluster.studio import Watch, progress_of
@@ -133,6 +134,8 @@ def _studio(cluster: Cluster, results: Path) -> tuple[subprocess.Popen[bytes], S
             time.sleep(0.5)
 
 
+@pytest.mark.cluster
+@pytest.mark.subprocess
 def test_studio_on_a_scheduler_runs_jobs_sent_over_http_and_serves_their_images(
     tmp_path: Path, cluster: Cluster
 ) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
-from pathlib import Path
 
 import pytest
 
+from helpers import SKY
 from painterly.config.settings import (
     FIELDS,
     Config,
@@ -56,9 +56,6 @@ def test_presets_and_unknown_options() -> None:
 def test_layer_weights_default_equal() -> None:
     weights = layer_weight_map(Config())
     assert len(weights) == 5 and len(set(weights.values())) == 1
-
-
-SKY = Path(__file__).resolve().parents[2] / "src" / "painterly" / "data" / "tubingen_sky.png"
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from painterly.cli import main
+
+pytestmark = pytest.mark.cluster
 
 GRID = """
 preset = "default"
