@@ -21,12 +21,19 @@ def save(img: Image.Image, path: Path, **kw: Any) -> Path:
     return path
 
 
+# What (200, 100, 50) becomes in each mode: grey keeps its luma (ITU-R 601: 124), the
+# palette its nearest web colour, 16 bits the level 124 of 65535 (black in 8 bits).
+SEEN_AS = {"L": (124,) * 3, "LA": (124,) * 3, "P": (204, 102, 51), "I;16": (0, 0, 0)}
+
+
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK", "RGBA", "LA", "I;16", "RGB"])
 def test_modes_load_as_rgb(tmp_path: Path, mode: str) -> None:
     img = Image.new("RGB", (6, 4), (200, 100, 50)).convert(mode)
     ext = "jpg" if mode == "CMYK" else ("tif" if mode == "I;16" else "png")
     t = images.load_image(save(img, tmp_path / f"x.{ext}"))
-    assert t.shape == (1, 3, 4, 6) and t.min() >= 0 and t.max() <= 1
+    want = torch.tensor(SEEN_AS.get(mode, (200, 100, 50))).view(1, 3, 1, 1) / 255
+    assert t.shape == (1, 3, 4, 6)
+    torch.testing.assert_close(t, want.expand_as(t), atol=2 / 255, rtol=0)
 
 
 def test_sixteen_bit_grey_keeps_its_level(tmp_path: Path) -> None:

@@ -199,12 +199,18 @@ def test_fps_resamples_and_frames_picks_a_range(movie: Path) -> None:
 
 
 def test_video_score_prints_the_warping_error_and_its_floor(
-    panning: Path, capsys: pytest.CaptureFixture[str]
+    panning: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["video-score", str(panning), str(panning)]) == 0
+    # The input with every other frame darker by 15 levels (none is that dark): each
+    # pair of frames differs by that in all three channels on top of the input's own
+    # error, the floor.
+    frames = [np.asarray(Image.open(panning / f"f{t}.png"), np.int16) for t in range(4)]
+    dimmed = [(f - 15 * (t % 2)).astype(np.uint8) for t, f in enumerate(frames)]
+    assert main(["video-score", str(panning), str(write_frames(tmp_path / "dim", dimmed))]) == 0
     line = capsys.readouterr().out
     error, floor = (float(w.rstrip(";")) for w in line.split() if w[0].isdigit() and "." in w)
-    assert line.startswith("warping error") and error == floor
+    assert line.startswith("warping error") and 0 < floor < 0.01
+    assert error == pytest.approx(floor + 3 * (15 / 255) ** 2, rel=0.05)
 
 
 def test_bad_inputs_fail_with_one_line_and_write_nothing(
