@@ -149,7 +149,11 @@ def test_corrupt_image_fails_its_item_and_the_rest_finish(
         (["--styles", "STYLE", "--bogus", "1"], "No such option '--bogus'"),
         (["--styles", "STYLE", "--weights", "missing.pth"], "weights file 'missing.pth'"),
         (["--styles", "STYLE", "--workers", "1", "--cluster", "x"], "not both"),
-        (["--styles", "STYLE", "--cluster", "tcp://127.0.0.1:PORT"], "cannot reach a Dask"),
+        pytest.param(  # it waits out Dask's connect timeout
+            ["--styles", "STYLE", "--cluster", "tcp://127.0.0.1:PORT"],
+            "cannot reach a Dask",
+            marks=pytest.mark.cluster,
+        ),
     ],
 )
 def test_up_front_errors_are_one_line_and_write_nothing(

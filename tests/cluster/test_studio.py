@@ -179,6 +179,7 @@ def test_studio_on_a_scheduler_runs_jobs_sent_over_http_and_serves_their_images(
     assert proc.returncode == 0
 
 
+@pytest.mark.cluster  # it waits out Dask's connect timeout
 def test_unreachable_scheduler_is_one_line_and_exit_2_before_the_server_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -37,6 +37,7 @@ def _faults(**env: str) -> int:
     return int(done.stdout)
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_freed_buffers_are_reused_not_faulted_in_again() -> None:
     # Five 48 MiB buffers are 61,440 pages of 4 KiB: with glibc's defaults each comes
@@ -87,6 +88,7 @@ print(json.dumps({{"same": before == after, "seen": sorted(seen),
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_a_transfer_leaves_the_host_process_as_it_was(
     precision: str, content_path: object, style_path: object
@@ -104,6 +106,7 @@ def test_a_transfer_leaves_the_host_process_as_it_was(
     assert report["seen"] == ["ieee"]
 
 
+@pytest.mark.subprocess
 def test_importing_painterly_loads_no_torch_and_sets_nothing() -> None:
     script = (
         "import os, sys; before = dict(os.environ); import painterly; "
@@ -113,6 +116,7 @@ def test_importing_painterly_loads_no_torch_and_sets_nothing() -> None:
     assert done.stdout.split() == ["False", "True"]
 
 
+@pytest.mark.subprocess
 def test_tune_process_asks_for_huge_pages_only_before_torch_loads() -> None:
     script = (
         "import os, painterly; os.environ.pop('THP_MEM_ALLOC_ENABLE', None); "
