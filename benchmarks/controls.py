@@ -1,6 +1,6 @@
 """The artistic controls side by side on the bundled photo, for the README.
 
-    python benchmarks/controls.py OUT_DIR [--size 320]
+    python -m benchmarks controls OUT_DIR [--size 320]
 
 Each control is one run of ``painterly.stylize`` (seed 0) beside the defaults; the
 strength cell re-blends the default result without running again.
@@ -20,6 +20,8 @@ import painterly
 from painterly.files import images
 from painterly.files.samples import bundled
 from painterly.files.sheets import contact_sheet, save_sheet
+
+from . import harness
 
 
 def variants(out: Path) -> dict[str, tuple[list[str], dict[str, Any]]]:
@@ -46,37 +48,42 @@ def variants(out: Path) -> dict[str, tuple[list[str], dict[str, Any]]]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--size", type=int, default=320)
-    parser.add_argument("--iterations", type=int, default=None)
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("controls", __doc__)
+    p.add_argument("out", type=Path)
+    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--iterations", type=int, default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     content = bundled("tubingen.jpg")
     cells: list[tuple[Any, str]] = [(content, "the photo")]
     default: painterly.Result | None = None
-    for i, (caption, (styles, options)) in enumerate(variants(args.out).items()):
-        start = time.perf_counter()
-        result = painterly.stylize(
-            content,
-            [bundled(s) for s in styles],
-            size=args.size,
-            seed=0,
-            iterations=args.iterations,
-            **options,
-        )
-        seconds = time.perf_counter() - start
-        path = result.save(args.out / f"control-{i}.png")
-        default = default or result
-        cells.append((path, f"{caption}\n{seconds:.0f} s"))
-        print(json.dumps({"control": caption, "seconds": round(seconds, 1)}), flush=True)
+    with harness.recording("controls", vars(args), "The artistic controls") as out:
+        for i, (caption, (styles, options)) in enumerate(variants(args.out).items()):
+            start = time.perf_counter()
+            result = painterly.stylize(
+                content,
+                [bundled(s) for s in styles],
+                size=args.size,
+                seed=0,
+                iterations=args.iterations,
+                **options,
+            )
+            seconds = time.perf_counter() - start
+            path = result.save(args.out / f"control-{i}.png")
+            default = default or result
+            cells.append((path, f"{caption}\n{seconds:.0f} s"))
+            out.add(
+                "control", {"control": caption, "seconds": seconds, "steps": len(result.history)}
+            )
+            print(json.dumps({"control": caption, "seconds": round(seconds, 1)}), flush=True)
     assert default is not None
     lighter = default.with_strength(0.5)
     cells.append((lighter.save(args.out / "control-strength.png"), "--strength 0.5\n(no new run)"))
     sheet = contact_sheet(cells, columns=5, thumb=300)
     print(save_sheet(sheet, args.out / "controls.jpg"))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

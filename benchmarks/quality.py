@@ -1,7 +1,10 @@
 """Quality report: score and time of painterly's defaults with each technique switched,
-on the shared images at 384 px. Writes a Markdown table and a contact sheet.
+on Tübingen and each painting at 384 px. Writes a Markdown table and a contact sheet.
 
-    python benchmarks/quality.py OUT_DIR [--pairs starry_night the_scream shipwreck]
+    python -m benchmarks quality OUT_DIR [--pairs starry_night the_scream shipwreck]
+
+The images come from ``$PAINTERLY_BENCH_IMAGES`` where set (the full-size originals the
+figures were measured on), else the bundled copies.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import painterly
 from painterly.explain.score import score
 from painterly.files.sheets import contact_sheet, save_sheet
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+from . import harness
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "raw losses (--no-normalize --style-weight 30)": {"normalize": False, "style_weight": 30.0},
@@ -32,40 +36,49 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--pairs", nargs="+", default=["starry_night"])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    parser.add_argument("--size", type=int, default=384)
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("quality", __doc__)
+    p.add_argument("out", type=Path)
+    p.add_argument("--pairs", nargs="+", default=["starry_night"])
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    p.add_argument("--size", type=int, default=384)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    content = SHARED / "tubingen.jpg"
+    content = harness.image("tubingen")
+    styles = {name: harness.image(name) for name in args.pairs}
     rows, cells = [], []
-    for style_name in args.pairs:
-        style = SHARED / f"{style_name}.jpg"
-        for name in args.variants:
-            slug = f"{style_name}-{list(VARIANTS).index(name)}"
-            start = time.perf_counter()
-            result = painterly.stylize(content, [style], size=args.size, seed=0, **VARIANTS[name])
-            seconds = time.perf_counter() - start
-            path = result.save(args.out / f"{slug}.png")
-            s = score(path, content, [style])
-            rows.append(
-                {
-                    "style": style_name,
-                    "variant": name,
-                    "seconds": round(seconds, 1),
-                    "content_err": round(s.content_err, 3),
-                    "style_err": round(s.style_err, 3),
-                }
-            )
-            cells.append(
-                (path, f"{name[:48]}\nc {s.content_err:.3f}  s {s.style_err:.3f}  {seconds:.0f} s")
-            )
-            print(json.dumps(rows[-1]), flush=True)
-        sheet = contact_sheet(cells[-len(args.variants) :])
-        save_sheet(sheet, args.out / f"sheet-{style_name}.png")
+    with harness.recording("quality", vars(args), "Quality of each technique") as out:
+        for style_name, style in styles.items():
+            for name in args.variants:
+                slug = f"{style_name}-{list(VARIANTS).index(name)}"
+                start = time.perf_counter()
+                result = painterly.stylize(
+                    content, [style], size=args.size, seed=0, **VARIANTS[name]
+                )
+                seconds = time.perf_counter() - start
+                path = result.save(args.out / f"{slug}.png")
+                s = score(path, content, [style])
+                rows.append(
+                    {
+                        "style": style_name,
+                        "variant": name,
+                        "seconds": round(seconds, 1),
+                        "content_err": round(s.content_err, 3),
+                        "style_err": round(s.style_err, 3),
+                    }
+                )
+                out.add("variant", rows[-1])
+                caption = (
+                    f"{name[:48]}\nc {s.content_err:.3f}  s {s.style_err:.3f}  {seconds:.0f} s"
+                )
+                cells.append((path, caption))
+                print(json.dumps(rows[-1]), flush=True)
+            sheet = contact_sheet(cells[-len(args.variants) :])
+            save_sheet(sheet, args.out / f"sheet-{style_name}.png")
     (args.out / "quality.json").write_text(json.dumps(rows, indent=2))
     print("\n| style | variant | time (s) | content_err | style_err |\n|---|---|---|---|---|")
     for r in rows:
@@ -74,7 +87,4 @@ def main() -> None:
             f"{r['style_err']} |"
         )
     sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()
+    return 0
