@@ -1,6 +1,6 @@
 """Batches in-process, on a LocalCluster, and on a scheduler and workers started by hand.
 
-    python benchmarks/batch.py [--size 256] [--iterations N] [--parts local,cluster,scaling]
+    python -m benchmarks batch [--size 256] [--iterations N] [--parts local,cluster,scaling]
 
 Every item uses painterly's defaults (200 steps over the scales) unless --iterations.
 local:   8 items (4 photos × 2 paintings; --contents 1: 2 items) in-process, then with
@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,66 +32,67 @@ from typing import Any
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "src" / "painterly" / "data"
+from painterly.files.samples import bundled
+
+from . import harness
+from .harness import Results, free_port
+
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-CORES = len(os.sched_getaffinity(0))
+# The children import painterly from this tree's sources, installed or not.
+ENV = {**os.environ, "PYTHONPATH": str(harness.ROOT / "src")}
+CORES = harness.cores()
+CONTENTS = ("tubingen.jpg", "shipwreck.jpg", "starry_night.jpg", "the_scream.jpg")
 
 
 def load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load {one:.1f} {five:.1f} {fifteen:.1f}"
+    return f"load {harness.load()}"
 
 
-CONTENTS = ["tubingen.jpg", "shipwreck.jpg", "starry_night.jpg", "the_scream.jpg"]
-
-
-def photos(tmp: Path) -> Path:
-    """A folder of the first --contents bundled images (4: 8 items with 2 paintings)."""
+def photos(tmp: Path, count: int) -> Path:
+    """A folder of the first ``count`` bundled images (4: 8 items with 2 paintings)."""
     folder = tmp / "photos"
     folder.mkdir()
-    for name in CONTENTS:
-        shutil.copy(DATA / name, folder / name)
+    for name in CONTENTS[:count]:
+        shutil.copy(bundled(name), folder / name)
     return folder
 
 
-def cli_batch(args: list[str]) -> tuple[float, float, int]:
-    """Run ``painterly batch`` as a process: (wall s, CPU s of it and its children, rc)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    cmd = [sys.executable, "-m", "painterly", "batch", *args, "-q"]
-    rc = subprocess.run(cmd, env=ENV, check=False).returncode
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, rc
+def cli_batch(args: list[str]) -> harness.Child:
+    """Run ``painterly batch ARGS -q`` as a process, measured (it may fail)."""
+    return harness.run_child(harness.painterly_argv("batch", *args, "-q"), env=ENV, check=False)
 
 
 def manifest(out: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
 
 
-def part_local(tmp: Path, common: list[str]) -> None:
-    folder = photos(tmp)
-    styles = ["--styles", str(DATA / "starry_night.jpg"), str(DATA / "the_scream.jpg")]
+def part_local(results: Results, tmp: Path, contents: int, common: list[str]) -> None:
+    folder = photos(tmp, contents)
+    styles = ["--styles", str(bundled("starry_night.jpg")), str(bundled("the_scream.jpg"))]
     for label, extra in (("in-process", []), ("--workers 2", ["--workers", "2"])):
         out = tmp / f"out-{len(extra)}"
         print(f"{label}: starting ({load()})", flush=True)
-        wall, cpu, rc = cli_batch([str(folder), *styles, "-o", str(out), *common, *extra])
+        child = cli_batch([str(folder), *styles, "-o", str(out), *common, *extra])
+        wall, cpu, rc = child.seconds, child.cpu_seconds, child.returncode
         items = sum(x["state"] == "done" for x in manifest(out))
+        results.add(
+            "local",
+            {
+                "run": label,
+                "items": items,
+                "wall": wall,
+                "cpu": cpu,
+                "rc": rc,
+                "cores": CORES,
+                "load": harness.load(),
+            },
+        )
         print(
             f"{label}: {items} items in {wall:.0f} s = {items / wall * 3600:.0f} items/h, "
             f"CPU {cpu:.0f} s, efficiency {cpu / wall / CORES:.0%} of {CORES} cores, rc {rc} "
             f"({load()})",
             flush=True,
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class HandCluster:
@@ -116,9 +115,18 @@ class HandCluster:
         for _ in range(workers):
             wport = free_port()
             self.workers[f"tcp://127.0.0.1:{wport}"] = self._spawn(
-                "worker", self.address, "--host", "127.0.0.1", "--worker-port", str(wport),
-                "--nthreads", str(threads), "--no-nanny", "--dashboard-address", "127.0.0.1:0",
-            )  # fmt: skip
+                "worker",
+                self.address,
+                "--host",
+                "127.0.0.1",
+                "--worker-port",
+                str(wport),
+                "--nthreads",
+                str(threads),
+                "--no-nanny",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            )
         self.procs += self.workers.values()
         self.cpu: dict[str, float] = {}
         from distributed import Client
@@ -173,28 +181,46 @@ def _killer(cluster: HandCluster, after: float) -> tuple[Any, list[str]]:
     return progress, killed
 
 
-def part_cluster(tmp: Path, options: dict[str, Any], kill_after: float) -> None:
+def part_cluster(
+    results: Results, tmp: Path, contents: int, options: dict[str, Any], kill_after: float
+) -> None:
     from painterly.batch import batch
 
-    folder = photos(tmp)
-    styles = [str(DATA / "starry_night.jpg"), str(DATA / "the_scream.jpg")]
+    folder = photos(tmp, contents)
+    styles = [str(bundled("starry_night.jpg")), str(bundled("the_scream.jpg"))]
     for kill in (False, True):
         cluster = HandCluster(tmp)
         before = {w: cluster.cpu_of(w) for w in cluster.workers}
         progress, killed = _killer(cluster, kill_after) if kill else (None, [])
         out = tmp / f"cluster-{kill}"
-        print(f"hand-started cluster, {'one worker killed' if kill else '2 workers'}: "
-              f"starting ({load()})", flush=True)  # fmt: skip
+        print(
+            f"hand-started cluster, {'one worker killed' if kill else '2 workers'}: "
+            f"starting ({load()})",
+            flush=True,
+        )
         started = time.perf_counter()
         try:
-            result = batch([folder], styles, out, cluster=cluster.address, progress=progress,
-                           seed=0, **options)  # fmt: skip
+            result = batch(
+                [folder], styles, out, cluster=cluster.address, progress=progress, seed=0, **options
+            )
             wall = time.perf_counter() - started
             cpu = sum(cluster.cpu_of(w) - before[w] for w in cluster.workers)
         finally:
             cluster.stop()
         lines = manifest(out)
         label = f"one worker SIGKILLed {kill_after:.0f} s into an item" if kill else "2 workers"
+        results.add(
+            "cluster",
+            {
+                "run": label,
+                "done": len(result.done),
+                "failed": len(result.failed),
+                "wall": wall,
+                "cpu": cpu,
+                "manifest": lines,
+                "load": harness.load(),
+            },
+        )
         print(
             f"hand-started cluster, {label}: {len(result.done)} done, {len(result.failed)} "
             f"failed in {wall:.0f} s = {len(result.done) / wall * 3600:.0f} items/h, workers' "
@@ -204,8 +230,11 @@ def part_cluster(tmp: Path, options: dict[str, Any], kill_after: float) -> None:
         )
         for x in lines:
             if x["state"] == "failed" or x["attempt"] > 1:
-                print(f"  {x['item']} attempt {x['attempt']} {x['state']} on {x['worker']} "
-                      f"after {x['seconds']:.0f} s: {x['error']}", flush=True)  # fmt: skip
+                print(
+                    f"  {x['item']} attempt {x['attempt']} {x['state']} on {x['worker']} "
+                    f"after {x['seconds']:.0f} s: {x['error']}",
+                    flush=True,
+                )
         if killed:
             survivor = sum(x["state"] == "done" and x["worker"] != killed[0] for x in lines)
             print(f"  items done by the surviving worker: {survivor}", flush=True)
@@ -215,18 +244,19 @@ def noop(content: bytes, style: bytes, size: int) -> bytes:
     return b"x" * size
 
 
-def part_scaling(tmp: Path, options: dict[str, Any]) -> None:
+def part_scaling(results: Results, tmp: Path, contents: int, options: dict[str, Any]) -> None:
     from distributed import Client, LocalCluster
 
     from painterly.batch import batch
 
-    folder = photos(tmp)
-    style = str(DATA / "starry_night.jpg")
+    folder = photos(tmp, contents)
+    style = str(bundled("starry_night.jpg"))
     out = tmp / "scale"
     print(f"512 px on 1 worker × {CORES} threads: starting ({load()})", flush=True)
     started = time.perf_counter()
-    result = batch([folder / "tubingen.jpg"], [style], out, workers=1, seed=0,
-                   **{**options, "size": 512})  # fmt: skip
+    result = batch(
+        [folder / "tubingen.jpg"], [style], out, workers=1, seed=0, **{**options, "size": 512}
+    )
     wall = time.perf_counter() - started
     per_item = sum(x["seconds"] for x in manifest(out)) / len(result.done)
     png = max((out / f"{n}.png").stat().st_size for n in result.done)
@@ -239,7 +269,7 @@ def part_scaling(tmp: Path, options: dict[str, Any]) -> None:
     # The client's own cost per item: hash the inputs, write the pair and the manifest line.
     from painterly.batch import plan
     from painterly.config.settings import Config
-    from painterly.transfer.result import write_pair
+    from painterly.files.pairs import write_pair
 
     t0 = time.perf_counter()
     for _ in range(20):
@@ -257,6 +287,19 @@ def part_scaling(tmp: Path, options: dict[str, Any]) -> None:
         sched_cost = (time.perf_counter() - t0) / 200
     cluster.close()
     limit = 1 / (client_cost + sched_cost)
+    results.add(
+        "scaling",
+        {
+            "steps": steps,
+            "per_item": per_item,
+            "client": client_cost,
+            "scheduler": sched_cost,
+            "bytes": len(content) + len(paint) + png,
+            "items_per_hour_limit": limit * 3600,
+            "workers_limit": per_item * limit,
+            "load": harness.load(),
+        },
+    )
     print(
         f"client per item {client_cost * 1000:.1f} ms, scheduler round trip per item "
         f"{sched_cost * 1000:.1f} ms (with {len(content) + len(paint) + png} bytes moved) "
@@ -265,31 +308,36 @@ def part_scaling(tmp: Path, options: dict[str, Any]) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--iterations", type=int, default=None, help="default: painterly's")
-    parser.add_argument("--kill-after", type=float, default=20.0, help="seconds into an item")
-    parser.add_argument("--parts", default="local,cluster,scaling")
-    parser.add_argument("--contents", type=int, default=4, help="photos (× 2 paintings)")
-    args = parser.parse_args()
-    del CONTENTS[args.contents :]
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("batch", __doc__)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--iterations", type=int, default=None, help="default: painterly's")
+    p.add_argument("--kill-after", type=float, default=20.0, help="seconds into an item")
+    p.add_argument("--parts", default="local,cluster,scaling")
+    p.add_argument("--contents", type=int, default=4, help="photos (× 2 paintings)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     steps = {"iterations": args.iterations} if args.iterations else {}
     common = ["--size", str(args.size), "--seed", "0"]
     common += ["--iterations", str(args.iterations)] if args.iterations else []
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {CORES} cores, {load()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        parts = args.parts.split(",")
+    parts = args.parts.split(",")
+    title = f"Batches, {CORES} cores"
+    with (
+        harness.recording("batch", vars(args), title) as results,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        tmp = Path(folder)
         if "local" in parts:
-            (Path(tmp) / "local").mkdir()
-            part_local(Path(tmp) / "local", common)
+            (tmp / "local").mkdir()
+            part_local(results, tmp / "local", args.contents, common)
         if "cluster" in parts:
-            (Path(tmp) / "cluster").mkdir()
-            part_cluster(Path(tmp) / "cluster", {"size": args.size, **steps}, args.kill_after)
+            (tmp / "cluster").mkdir()
+            options = {"size": args.size, **steps}
+            part_cluster(results, tmp / "cluster", args.contents, options, args.kill_after)
         if "scaling" in parts:
-            (Path(tmp) / "scaling").mkdir()
-            part_scaling(Path(tmp) / "scaling", steps)
-
-
-if __name__ == "__main__":
-    main()
+            (tmp / "scaling").mkdir()
+            part_scaling(results, tmp / "scaling", args.contents, steps)
+    return 0

@@ -1,6 +1,6 @@
-"""Load check of the studio on 127.0.0.1, in two parts.
+"""Load check of the studio on 127.0.0.1, in three parts.
 
-    python benchmarks/load.py [--jobs 20] [--queue 8] [--size 64] [--iterations 5]
+    python -m benchmarks load [--jobs 20] [--queue 8] [--size 64] [--iterations 5]
                               [--slow 200] [--streams 500] [--hold 15] [--inside 32]
 
 1. ``--jobs`` jobs submitted at once: each must either finish or be refused with 429;
@@ -19,26 +19,22 @@ Everything stays on loopback and every socket and the server are closed at the e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import selectors
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from . import harness
 
 
 def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -211,84 +207,126 @@ def inside_burst(base: str, count: int) -> dict[int, int]:
     return answers
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=20)
-    parser.add_argument("--queue", type=int, default=8)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--slow", type=int, default=200, help="slow connections in part 2")
-    parser.add_argument("--streams", type=int, default=500, help="event streams in part 2")
-    parser.add_argument("--hold", type=float, default=15, help="seconds part 2 lasts")
-    parser.add_argument("--inside", type=int, default=32, help="See inside asked at once (3)")
-    args = parser.parse_args()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("load", __doc__)
+    p.add_argument("--jobs", type=int, default=20)
+    p.add_argument("--queue", type=int, default=8)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--iterations", type=int, default=5)
+    p.add_argument("--slow", type=int, default=200, help="slow connections in part 2")
+    p.add_argument("--streams", type=int, default=500, help="event streams in part 2")
+    p.add_argument("--hold", type=float, default=15, help="seconds part 2 lasts")
+    p.add_argument("--inside", type=int, default=32, help="See inside asked at once (3)")
+    return p
+
+
+@contextlib.contextmanager
+def studio(queue: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``painterly serve`` on a free port of 127.0.0.1, answering; stopped at the end."""
+    port = harness.free_port()
     results = Path(tempfile.mkdtemp(prefix="painterly-load-"))
-    command = [sys.executable, "-m", "painterly", "serve", "--port", str(port)]
-    command += ["--results", str(results), "--queue", str(args.queue)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    command = harness.painterly_argv("serve", "--port", str(port), "--results", str(results))
+    server = subprocess.Popen([*command, "--queue", str(queue)], stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"{base}/api/options", timeout=5).read()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=5).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise SystemExit("the server did not start") from None
+                    raise harness.BenchmarkError("the studio did not start in 60 s") from None
                 time.sleep(0.2)
+        yield port, server
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(results, ignore_errors=True)
+
+
+def burst(base: str, count: int, body: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """``count`` jobs submitted at once: the answers."""
+    answers: list[tuple[int, dict[str, Any]]] = []
+    gate = threading.Barrier(count)
+
+    def submit() -> None:
+        gate.wait()
+        answers.append(post(f"{base}/api/jobs", body))
+
+    threads = [threading.Thread(target=submit) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    with harness.recording("load", vars(args), "The studio under load") as out:
+        found = measure(args)
+        code = report(args, found)
+        out.add("load", {**found, "passed": code == 0})
+    return code
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """The three parts against one studio: what each got back."""
+    with studio(args.queue) as (port, server):
+        base = f"http://127.0.0.1:{port}"
         body = {
             "content": "b-tubingen.jpg",
             "styles": ["b-starry_night.jpg"],
             "params": {"size": args.size, "iterations": args.iterations, "seed": 0},
         }
-        answers: list[tuple[int, dict[str, Any]]] = []
-        gate = threading.Barrier(args.jobs)
-
-        def submit() -> None:
-            gate.wait()
-            answers.append(post(f"{base}/api/jobs", body))
-
         started = time.perf_counter()
-        threads = [threading.Thread(target=submit) for _ in range(args.jobs)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        answers = burst(base, args.jobs, body)
         accepted = [a["id"] for status, a in answers if status == 202]
-        refused = [a for status, a in answers if status == 429]
         endings = [last_event(f"{base}/api/jobs/{job}/events") for job in accepted]
         wall = time.perf_counter() - started
         gallery = json.loads(urllib.request.urlopen(f"{base}/api/results", timeout=60).read())
-        ids = [run["id"] for run in gallery]
         peak = peak_memory_mib(server.pid)
-        survived, report = hostile(base, port, args, body)
+        survived, hostile_report = hostile(base, port, args, body)
         hostile_peak = peak_memory_mib(server.pid)
         drawn = inside_burst(base, args.inside)
         inside_peak = peak_memory_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        shutil.rmtree(results, ignore_errors=True)
-    other = [status for status, _ in answers if status not in (202, 429)]
+    return {
+        "statuses": [status for status, _ in answers],
+        "accepted": accepted,
+        "endings": endings,
+        "wall": wall,
+        "gallery": [run["id"] for run in gallery],
+        "survived": survived,
+        "hostile": hostile_report,
+        "inside": drawn,
+        "peak_mib": [peak, hostile_peak, inside_peak],
+    }
+
+
+def report(args: argparse.Namespace, found: dict[str, Any]) -> int:
+    """Print what ``measure`` found; 0 if the studio passed, else 1."""
+    statuses, accepted, endings = found["statuses"], found["accepted"], found["endings"]
+    ids, drawn = found["gallery"], found["inside"]
+    refused = statuses.count(429)
+    other = [status for status in statuses if status not in (202, 429)]
     lost = sorted(set(accepted) - set(ids))
     print(f"jobs submitted at once: {args.jobs} (queue limit {args.queue}, one worker)")
-    print(f"accepted: {len(accepted)}, refused with 429: {len(refused)}, other answers: {other}")
+    print(f"accepted: {len(accepted)}, refused with 429: {refused}, other answers: {other}")
     print(f"accepted jobs that ended 'done': {endings.count('done')} of {len(accepted)}")
     print(f"results in the gallery: {len(ids)} ({len(set(ids))} distinct); lost: {lost}")
-    print(f"wall time until every accepted job ended: {wall:.1f} s")
-    print("\n".join(report))
+    print(f"wall time until every accepted job ended: {found['wall']:.1f} s")
+    print("\n".join(found["hostile"]))
     print(f"part 3: {args.inside} 'See inside' drawings asked at once: answers {drawn}")
+    peak, hostile_peak, inside_peak = found["peak_mib"]
     print(
         f"server peak memory (VmHWM): {peak:.0f} MiB after part 1, {hostile_peak:.0f} after 2, "
         f"{inside_peak:.0f} after 3"
     )
-    print("machine load (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    print(f"machine load (1, 5, 15 min): {harness.load()}")
     ok = (
-        survived
+        found["survived"]
         and set(drawn) <= {200, 429}
-        and len(accepted) + len(refused) == args.jobs
+        and len(accepted) + refused == args.jobs
         and not other
         and endings.count("done") == len(accepted)
         and sorted(ids) == sorted(accepted)
@@ -296,8 +334,4 @@ def main() -> None:
     print(
         "OK: every job finished once or was refused; the server kept answering" if ok else "FAILED"
     )
-    raise SystemExit(0 if ok else 1)
-
-
-if __name__ == "__main__":
-    main()
+    return 0 if ok else 1

@@ -1,16 +1,19 @@
 """Flicker against style and time: each way of stylising a clip, side by side.
 
-    PYTHONPATH=src python benchmarks/video.py                  # the table of the README
-    PYTHONPATH=src python benchmarks/video.py --sweep          # frame steps × temporal weight
-    PYTHONPATH=src python benchmarks/video.py --clip sintel --modes a c
-    PYTHONPATH=src python benchmarks/video.py --single --size 384 --modes a b c cw100 cw200 d d2
+    python -m benchmarks video                  # the table of the README
+    python -m benchmarks video --sweep          # frame steps × temporal weight
+    python -m benchmarks video --clip sintel --modes a c
+    python -m benchmarks video --single --size 384 --modes a b c cw100 cw200 d d2
 
 Modes: (a) each frame on its own with the defaults, (b) warm start only, (c) warm
 start + temporal loss (the default), (d) + long-term consistency, (d2) two passes.
 For each: Lai et al.'s warping error (and the input's own, the floor), the mean
 style error per frame (``painterly.explain.score``), and seconds per frame (first frame and
-warm-started ones apart), with the machine's load. Results go to
-``benchmarks/results/video.json`` and the frame strip to ``docs/images/video-strip.jpg``.
+warm-started ones apart), with the machine's load. Rows go to the results file and the
+frame strip to ``docs/images/video-strip-CLIP.jpg``.
+
+The synthetic clip is made from the bundled photo; the Sintel clip is not bundled: it is
+the folder ``sintel/`` (its frames as PNG) in ``$PAINTERLY_BENCH_IMAGES``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from painterly.files.samples import bundled, moving_clip
 from painterly.transfer.run import stylize
 from painterly.video.render import STATE, VideoSettings, clip_identity, render
 
-ROOT = Path(__file__).resolve().parents[1]
-SINTEL = Path("/work/shared/video/sintel")
+from . import harness
+from .harness import Results
+
 STYLE = bundled("starry_night.jpg")
 MODES = {
     "a": ("each frame alone", VideoSettings(warm_start=False)),
@@ -54,7 +58,7 @@ def clips(which: str, work: Path) -> dict[str, tuple[Path, int]]:
     """Folders of input frames and the size to run them at."""
     out: dict[str, tuple[Path, int]] = {}
     if which in ("sintel", "both"):
-        out["sintel"] = (SINTEL, 512)
+        out["sintel"] = (harness.clip("sintel"), 512)
     if which in ("synthetic", "both"):
         folder = work / "synthetic"
         folder.mkdir(exist_ok=True)
@@ -134,54 +138,70 @@ def strip(rows: dict[str, Path], source: Path, picks: range, target: Path) -> No
     Image.fromarray(np.concatenate(grid, 0)).save(target, quality=88)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clip", choices=("sintel", "synthetic", "both"), default="both")
-    parser.add_argument("--modes", nargs="+", default=list(MODES))
-    parser.add_argument("--sweep", action="store_true")
-    parser.add_argument("--single", action="store_true", help="also time one 384 px image")
-    parser.add_argument("--frames", type=int, default=None, help="first N frames only")
-    parser.add_argument("--size", type=int, default=None, help="run every clip at this size")
-    parser.add_argument("--keep", type=Path, default=None, help="keep the outputs here")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="painterly-video-"))
-    rows: list[dict[str, Any]] = []
-    try:
+def parser() -> argparse.ArgumentParser:
+    p = harness.parser("video", __doc__)
+    p.add_argument("--clip", choices=("sintel", "synthetic", "both"), default="both")
+    p.add_argument("--modes", nargs="+", default=list(MODES))
+    p.add_argument("--sweep", action="store_true")
+    p.add_argument("--single", action="store_true", help="also time one 384 px image")
+    p.add_argument("--frames", type=int, default=None, help="first N frames only")
+    p.add_argument("--size", type=int, default=None, help="run every clip at this size")
+    p.add_argument("--keep", type=Path, default=None, help="keep the outputs here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.clip != "synthetic":
+        harness.clip("sintel")  # before anything runs: say at once what is missing
+    title = "Flicker against style and time"
+    with (
+        tempfile.TemporaryDirectory(prefix="painterly-video-") as folder,
+        harness.recording("video", vars(args), title) as out,
+    ):
+        work = Path(folder)
         if args.single:  # first: the yardstick is there even if the run is cut short
             load = os.getloadavg()[0]
             seconds = single_image_seconds()
-            rows.append({"mode": "single 384 px image", "seconds": seconds, "load": load})
-            print(json.dumps(rows[-1]), flush=True)
+            row = {"mode": "single 384 px image", "seconds": seconds, "load": load}
+            out.add("single", row)
+            print(json.dumps(row), flush=True)
         for name, (source, size) in clips(args.clip, work).items():
-            size = args.size or size
-            if args.frames:
-                cut = work / f"{name}-cut"
-                cut.mkdir()
-                for p in sorted(source.iterdir())[: args.frames]:
-                    shutil.copy(p, cut / p.name)
-                source = cut
-            runs = sweep() if args.sweep else {m: MODES[m] for m in args.modes}
-            for mode, (label, settings) in runs.items():
-                out = work / f"{name}-{mode}"
-                first = work / f"{name}-a" if "a" in runs and mode != "a" else None
-                row = measure(name, source, size, settings, out, first)
-                row = {"mode": mode, "label": label, **row}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-            if not args.sweep and {"a", "c"} <= set(runs):
-                folders = {m: work / f"{name}-{m}" for m in ("a", "c")}
-                target = ROOT / "docs" / "images" / f"video-strip-{name}.jpg"
-                count = len(list(source.glob("*.png")))
-                strip(folders, source, range(max(0, count - 3), count), target)
-        results = ROOT / "benchmarks" / "results"
-        results.mkdir(exist_ok=True)
-        (results / f"video-{args.clip}{'-sweep' if args.sweep else ''}.json").write_text(
-            json.dumps(rows, indent=2)
-        )
+            run_clip(
+                out, args, work, name, _cut(work, name, source, args.frames), args.size or size
+            )
         if args.keep:
             shutil.copytree(work, args.keep, dirs_exist_ok=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _cut(work: Path, name: str, source: Path, frames: int | None) -> Path:
+    """The first ``frames`` of ``source`` (all of them: ``source`` itself)."""
+    if not frames:
+        return source
+    cut = work / f"{name}-cut"
+    cut.mkdir()
+    for p in sorted(source.iterdir())[:frames]:
+        shutil.copy(p, cut / p.name)
+    return cut
+
+
+def run_clip(
+    out: Results, args: argparse.Namespace, work: Path, name: str, source: Path, size: int
+) -> None:
+    """Every mode (or the sweep) on one clip; the strip of (a) against (c)."""
+    runs = sweep() if args.sweep else {m: MODES[m] for m in args.modes}
+    for mode, (label, settings) in runs.items():
+        folder = work / f"{name}-{mode}"
+        first = work / f"{name}-a" if "a" in runs and mode != "a" else None
+        row = {"mode": mode, "label": label, **measure(name, source, size, settings, folder, first)}
+        out.add("mode", row)
+        print(json.dumps(row), flush=True)
+    if not args.sweep and {"a", "c"} <= set(runs):
+        folders = {m: work / f"{name}-{m}" for m in ("a", "c")}
+        target = harness.ROOT / "docs" / "images" / f"video-strip-{name}.jpg"
+        count = len(list(source.glob("*.png")))
+        strip(folders, source, range(max(0, count - 3), count), target)
 
 
 def sweep() -> dict[str, tuple[str, VideoSettings]]:
@@ -194,7 +214,3 @@ def sweep() -> dict[str, tuple[str, VideoSettings]]:
                 VideoSettings(frame_iterations=steps, temporal_weight=weight),
             )
     return runs
-
-
-if __name__ == "__main__":
-    main()
