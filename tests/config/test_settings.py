@@ -39,7 +39,7 @@ def test_invalid_values_raise(changes: dict[str, object], message: str) -> None:
         Config().replace(**changes)
 
 
-def test_style_weights_are_normalised() -> None:
+def test_style_weights_are_normalized() -> None:
     cfg = make_config(style_weights=(2.0, 2.0))
     assert check_style_weights(cfg, 2) == (0.5, 0.5)
     assert check_style_weights(Config(), 3) == (1 / 3,) * 3
