@@ -132,6 +132,36 @@ def nonfinite_loss(cfg: Config, losses: dict[str, float], step: int) -> ConfigEr
     return ConfigError(f"the loss became NaN or infinite at step {step}: lower {{field}}", "lr")
 
 
+def collapsed(cfg: Config, losses: dict[str, float], step: int, precision: str) -> ConfigError:
+    """The error for pixels (or their gradient) that became NaN or infinite at a step
+    whose loss was finite: the largest weighted term's gradient overflowed
+    ``precision``, which a weight far above the others causes; else too large a step."""
+    terms = {part: abs(getattr(cfg, name) * losses[part]) for part, name in WEIGHTS.items()}
+    part = max(terms, key=lambda p: terms[p])
+    others = sum(v for p, v in terms.items() if p != part)
+    name = WEIGHTS[part]
+    if terms[part] > 1e6 * max(others, 1.0):  # one term outweighs all the others
+        return ConfigError(
+            f"the pixels became NaN at step {step}: with the {part} weight "
+            f"{getattr(cfg, name):g} the gradient of the {part} term ({terms[part]:.3g}) "
+            f"cannot be represented in {precision}; lower {{field}} (what counts is the "
+            "ratio of the weights)",
+            name,
+        )
+    if cfg.optimizer == "lbfgs":
+        return ConfigError(f"the pixels became NaN at step {step}: try {{field}} adam", "optimizer")
+    return ConfigError(f"the pixels became NaN at step {step}: lower {{field}}", "lr")
+
+
+def _finite(x: torch.Tensor) -> bool:
+    """Whether the pixels and the gradient just taken at them are all finite."""
+    with torch.no_grad():
+        ok = torch.isfinite(x).all()
+        if x.grad is not None:
+            ok &= torch.isfinite(x.grad).all()
+    return bool(ok)
+
+
 class Loop:
     """Runs the optimiser at one scale after another of ``plan``, keeping the history
     and reporting progress; ``present`` turns the optimised pixels into the picture a
@@ -190,6 +220,9 @@ class Loop:
                 losses = terms.as_floats()
                 if not math.isfinite(losses["total"]):
                     raise nonfinite_loss(self.cfg, losses, len(self.history) + 1)
+                if not _finite(x):  # a finite loss, but its gradient overflowed
+                    precision = step.evaluator.precision
+                    raise collapsed(self.cfg, losses, len(self.history) + 1, precision)
                 average.update(x)
                 self._report(losses, scale, scales, average.value)
                 totals.append(losses["total"])
