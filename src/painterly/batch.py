@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,14 +27,16 @@ from .cluster.runners import Event, Finished, Lost, Started, Stepped
 from .cluster.task import Shipped, Task, config_hash, finished, read_files, resume_key, ship
 from .config.settings import Config, check_style_weights, make_config
 from .engine.loop import costs
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .files import atomic
 from .files.images import readable_extensions
 from .files.pairs import write_pair
+from .files.paths import check_readable
 from .nn import weights
 from .transfer.run import Progress
 from .transfer.schedule import schedule
 
+log = logging.getLogger(__name__)
 MODES = ("cross", "pairs", "blend")
 
 
@@ -77,6 +80,7 @@ class BatchResult:
     done: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # input entry → why not an input
     seconds: float = 0.0
 
 
@@ -109,11 +113,15 @@ def batch(
     """
     runners.check_places(workers, cluster)
     cfg = make_config(preset, **options)
-    items = plan(contents, styles, mode, cfg)
+    photos, paintings = expand(contents, "content"), expand(styles, "style")
+    items = plan(photos.paths, paintings.paths, mode, cfg)
     if cluster is None:
         weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
     folder = atomic.check_folder(out, "batch output")
-    ledger = _Ledger(folder, items, cfg, progress)
+    skipped = {**photos.skipped, **paintings.skipped}
+    for why in skipped.values():  # once the batch is accepted: a refusal is one line
+        log.warning("%s: skipped", why)
+    ledger = _Ledger(folder, items, cfg, progress, skipped)
     if not ledger.todo:
         return ledger.result
     runner = runners.open_runner(workers, cluster)
@@ -125,28 +133,82 @@ def batch(
     return ledger.result
 
 
-def expand(patterns: Sequence[str | os.PathLike[str]], what: str) -> list[Path]:
-    """Files, the images in folders, and the files glob patterns match, in order."""
+@dataclass
+class Found:
+    """The input files that patterns name, and the entries passed over, each with why."""
+
+    paths: list[Path] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # entry → why it is not an input
+
+
+def expand(patterns: Sequence[str | os.PathLike[str]], what: str) -> Found:
+    """Files, the images in folders, and the files glob patterns match, in order; each
+    file once, however its path is spelled. A folder entry or glob match that is not a
+    readable file (a folder named ``x.png``, a dangling link), and a file in a folder
+    that Pillow reads but whose extension is not an image's, is skipped with its reason."""
     if isinstance(patterns, (str, os.PathLike)):
         patterns = [patterns]
     if not patterns:
         raise ConfigError(f"no {what} images given: name files, folders or quoted globs")
-    found: list[Path] = []
+    found, seen = Found(), set()
     readable = readable_extensions()
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in readable)
+            entries = sorted(p for p in path.iterdir() if p.suffix.lower() in readable)
+            found.skipped |= {
+                str(p): why for p in path.iterdir() if (why := _misnamed(p, readable))
+            }
         elif path.is_file():
-            matches = [path]
+            entries = [path]
         else:
-            matches = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
-        if not matches:
+            entries = sorted(Path(p) for p in glob.glob(str(pattern)))
+        matches = []
+        for entry in entries:
+            why = _unreadable(entry, what)
+            if why is not None:
+                found.skipped[str(entry)] = why
+            elif entry.resolve() not in seen:
+                seen.add(entry.resolve())
+                matches.append(entry)
+        if not entries:
             raise ConfigError(
                 f"no {what} image matches '{pattern}': check the path, or quote a glob"
             )
-        found += [m for m in matches if m not in found]
+        found.paths += matches
+    if not found.paths:
+        first = next(iter(found.skipped.values()))
+        raise ConfigError(f"no readable {what} image: {first}")
     return found
+
+
+def _unreadable(path: Path, what: str) -> str | None:
+    """Why ``path`` is not a file to read (see :func:`check_readable`), else ``None``."""
+    try:
+        check_readable(path, what)
+        with path.open("rb"):
+            return None
+    except ImageError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{what} '{path}' cannot be read ({exc.strerror}): check its permissions"
+
+
+def _misnamed(path: Path, readable: frozenset[str]) -> str | None:
+    """Why a folder's file that is not read as an image (by its extension) should be,
+    when Pillow recognises it: its format and the extension to give it."""
+    if path.suffix.lower() in readable or not path.is_file():
+        return None
+    try:
+        with Image.open(path) as img:
+            fmt = img.format
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    ext = next((e for e, f in Image.registered_extensions().items() if f == fmt), "")
+    return (
+        f"'{path}' is a {fmt} image, but folders are read for image extensions only: "
+        f"rename it to {path.stem}{ext} to include it"
+    )
 
 
 def plan(
@@ -158,7 +220,7 @@ def plan(
     """The items of a batch, each with its key, seed and planned work."""
     if mode not in MODES:
         raise ConfigError(f"unknown batch mode '{mode}': use one of {', '.join(MODES)}")
-    photos, paintings = expand(contents, "content"), expand(styles, "style")
+    photos, paintings = expand(contents, "content").paths, expand(styles, "style").paths
     if mode == "pairs" and len(photos) != len(paintings):
         raise ConfigError(
             f"--pairs needs as many styles as contents: got {len(photos)} contents and "
@@ -214,11 +276,16 @@ class _Ledger:
     """Turns the runner's events into written pairs, manifest lines and progress."""
 
     def __init__(
-        self, folder: Path, items: Sequence[Item], cfg: Config, progress: BatchProgressFn | None
+        self,
+        folder: Path,
+        items: Sequence[Item],
+        cfg: Config,
+        progress: BatchProgressFn | None,
+        skipped: dict[str, str],
     ) -> None:
         self.folder, self.progress = folder, progress
         self.manifest = folder / "manifest.jsonl"
-        self.result = BatchResult(folder, self.manifest)
+        self.result = BatchResult(folder, self.manifest, skipped=skipped)
         self.config = config_hash(cfg)
         self.items = {i.key: i for i in items}
         self.todo = [i for i in items if finished(folder / i.image, i.key) is None]

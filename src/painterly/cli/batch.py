@@ -123,6 +123,7 @@ def batch(
     finally:
         bar.close()
     failed = f", {len(result.failed)} failed" if result.failed else ""
+    failed += f", {len(result.skipped)} entries skipped" if result.skipped else ""
     click.echo(
         f"{len(result.done)} done, {len(result.reused)} already there{failed} "
         f"in {result.seconds:.0f} s; images in {output}, one line per attempt in "
