@@ -98,7 +98,7 @@ def experiment_cmd(
     workers: int | None,
     cluster: str | None,
     quiet: bool,
-) -> None:
+) -> int:
     """Run the article's experiments on CONTENT and STYLE(s) as a grid into a folder.
 
     Without --grid: the baseline, a 20× style weight, one style layer, a shallow
@@ -119,9 +119,11 @@ def experiment_cmd(
     base: dict[str, Any] = {"size": size, "seed": seed, "init": init}
     if iterations is not None:
         base["iterations"] = iterations
+    notes: list[str] = []
     if grid_file is None:
         chosen = preset or "article"
         runs = experiment.article_grid(chosen, len(styles))
+        notes = experiment.article_notes(len(styles))
     else:
         chosen, grid_base, runs = experiment.parse_grid(
             _read_grid(grid_file), grid_file.name, max_runs
@@ -133,22 +135,28 @@ def experiment_cmd(
         try:
             done = experiment.run_grid(
                 content, list(styles), runs, out, chosen, base, events,
-                workers=workers, cluster=cluster,
+                workers=workers, cluster=cluster, notes=notes,
             )  # fmt: skip
         finally:
             events.close()
+    for name, error in done.failed.items():
+        click.echo(f"run '{name.replace(chr(10), ' ')}' failed: {error}", err=True)
     cells = [
-        (out / row["image"], experiment.caption(row, r.name))
-        for row, r in zip(done.rows, runs, strict=True)
+        (out / row["image"], experiment.caption(row, runs[row["run"] - 1].name))
+        for row in done.rows
     ]
     title = f"{content.name} + {', '.join(s.name for s in styles)}: preset {chosen}, {size} px"
+    if not cells:  # every run failed
+        raise click.ClickException(f"no run of the grid finished: nothing written in {out}")
     sheet = save_sheet(contact_sheet(cells, columns=4, thumb=260, title=title), out / "sheet.jpg")
     if plot:
         fig = figures.loss_curves(done.histories, f"Losses of each run ({chosen}, {size} px)")
         figures.save(fig, out / "losses.png")
     seconds = sum(row["seconds"] for row in done.rows)
+    failed = f", {len(done.failed)} failed (run it again to retry them)" if done.failed else ""
     click.echo(
-        f"{len(done.rows)} runs ({done.reused} reused) in {seconds:.0f} s of run time; "
-        f"targets computed {done.cache.misses} times, reused {done.cache.hits} times. "
+        f"{len(done.rows)} runs ({done.reused} reused{failed}) in {seconds:.0f} s of run "
+        f"time; targets computed {done.cache.misses} times, reused {done.cache.hits} times. "
         f"Wrote {sheet}, {out / 'results.csv'}"
     )
+    return 1 if done.failed else 0

@@ -26,10 +26,19 @@ from typing import Any
 
 from ..cluster import runners
 from ..cluster.runners import Event, Finished, Runner, Started, Stepped
-from ..cluster.task import Shipped, Task, digest, finished, read_files, resume_key, ship
+from ..cluster.task import (
+    Shipped,
+    Task,
+    digest,
+    finished,
+    input_files,
+    read_files,
+    resume_key,
+    ship,
+)
 from ..config.settings import FIELDS, PRESETS, Config, make_config
 from ..engine.targets import FeatureCache
-from ..errors import ConfigError, PainterlyError, did_you_mean
+from ..errors import ConfigError, ImageError, did_you_mean
 from ..files import atomic, images
 from ..files.pairs import write_json, write_pair
 from ..nn import weights
@@ -74,9 +83,15 @@ def article_grid(preset: str = "article", styles: int = 1) -> list[Run]:
     ]
     if styles >= 2:
         runs.append(Run("two styles blended 0.5 / 0.5", {"style_weights": (0.5, 0.5)}, (0, 1)))
-    else:
-        log.warning("one style image given: the two-style blend is left out of the grid")
     return runs
+
+
+def article_notes(styles: int) -> list[str]:
+    """What :func:`article_grid` leaves out with ``styles`` style images, in words (for
+    :func:`run_grid`'s ``notes``)."""
+    if styles >= 2:
+        return []
+    return ["one style image given: the two-style blend is left out of the grid"]
 
 
 # --- TOML grids -------------------------------------------------------------------
@@ -190,6 +205,7 @@ class GridResult:
     histories: dict[str, list[dict[str, float]]]
     reused: int
     cache: FeatureCache  # its counts: target features computed and reused over the runs
+    failed: dict[str, str] = field(default_factory=dict)  # run name → its one-line error
 
 
 @dataclass
@@ -240,6 +256,7 @@ def plan_grid(
     paintings = [images.load_image(s) for s in styles]
     for r, cfg in zip(runs, configs, strict=True):  # every size works, before any run
         check_style_sizes(cfg, [paintings[i] for i in r.styles], schedule(cfg, *photo.shape[-2:]))
+    _check_files(runs, configs)
     folder = atomic.check_folder(out, "experiment output")
     shipped = [ship(content), *(ship(s) for s in styles)]
     inputs = [digest(data) for _, data in shipped]
@@ -249,7 +266,23 @@ def plan_grid(
     return grid
 
 
-def run_grid(
+def _check_files(runs: Sequence[Run], configs: Sequence[Config]) -> None:
+    """Raise :class:`ImageError` for the first run whose files (an init image, masks)
+    are not images, before any run: each file is decoded once."""
+    seen: set[str] = set()
+    for r, cfg in zip(runs, configs, strict=True):
+        for option, path in input_files(cfg).items():
+            if path in seen:
+                continue
+            try:
+                images.load_image(path, cfg.size)
+            except ImageError as exc:
+                name = r.name.replace("\n", ", ")
+                raise ImageError(f"run '{name}', option {option.split('.')[0]}: {exc}") from None
+            seen.add(path)
+
+
+def run_grid(  # noqa: PLR0913 (the grid, where it runs, and its notes)
     content: PathLike,
     styles: Sequence[PathLike],
     runs: Sequence[Run],
@@ -260,15 +293,20 @@ def run_grid(
     *,
     workers: int | None = None,
     cluster: str | None = None,
+    notes: Sequence[str] = (),
 ) -> GridResult:
     """Run every cell of a grid into folder ``out``, cells already there reused: in this
     process, on a Dask ``LocalCluster`` of ``workers`` or on the scheduler ``cluster``.
-    A run that fails raises :class:`PainterlyError` once the others have ended."""
+    ``notes`` (e.g. :func:`article_notes`) are logged once the grid is accepted, so a
+    refusal is one line. A run that fails is in the result's ``failed`` with its error,
+    and the others go on (a rerun runs only what is not finished)."""
     runners.check_places(workers, cluster)
     grid = plan_grid(content, styles, runs, out, preset, base)
     if cluster is None:
         for name in {cfg.weights for cfg in grid.configs}:
             weights.resolve(name)  # on a cluster, each worker's own weights count
+    for note in notes:
+        log.warning("%s", note)
     todo = any(record is None for record in grid.records)
     runner = runners.open_runner(workers, cluster) if todo else runners.InProcess()
     try:
@@ -303,16 +341,13 @@ def run_grid_on(runner: Runner, grid: Grid, events: EventFn | None = None) -> Gr
         write_tables(out, grid.rows())
 
     runner.run(tasks, handle)
-    if failed:
-        slug, error = next(iter(failed.items()))
-        name = grid.runs[slugs[slug]].name.replace("\n", " ")
-        raise PainterlyError(f"run '{name}' failed ({runner.label}): {error}")
     rows = grid.rows()
     if rows:
         write_tables(out, rows)
     records = zip(grid.runs, grid.records, strict=True)
     histories = {r.name: record["history"] for r, record in records if record is not None}
-    return GridResult(rows, histories, count - len(tasks), tally)
+    errors = {grid.runs[slugs[slug]].name: error for slug, error in failed.items()}
+    return GridResult(rows, histories, count - len(tasks), tally, errors)
 
 
 def _task(grid: Grid, index: int) -> Task:
