@@ -19,12 +19,13 @@ import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageError, OutputError
+from ..errors import ConfigError, ImageError, OutputError
 from .atomic import atomic_write, check_writable, reason
 from .paths import check_readable
 
@@ -67,45 +68,52 @@ def _decodes(fmt: str) -> bool:
     return not stub and fmt != "MPEG"
 
 
-def open_image(path: str | os.PathLike[str], max_side: int | None = None) -> Image.Image:
-    """Open and fully decode an image file as 8-bit RGB, oriented and in sRGB.
+def open_image(
+    source: str | os.PathLike[str] | BinaryIO, max_side: int | None = None
+) -> Image.Image:
+    """Open and fully decode an image file (a path, or a binary file object) as 8-bit
+    RGB, oriented and in sRGB.
 
     With ``max_side``, a file of more than 16 MP much larger than that is decoded
     smaller (JPEG's DCT scaling, else Pillow's ``reduce``), never under twice
     ``max_side``, to save memory.
     """
-    path = Path(path)
-    check_readable(path, "image")
+    if isinstance(source, (str, os.PathLike)):
+        source = Path(source)
+        check_readable(source, "image")
+        name = f"'{source}'"
+    else:
+        name = "the image data given"
     try:
         with warnings.catch_warnings():
             # painterly has its own pixel limit, checked just below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                _check_pixels(path, *img.size)
+            with Image.open(source) as img:
+                _check_pixels(name, *img.size)
                 return to_rgb(_decode(img, max_side))
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"'{path}' is not an image Pillow can read: give a PNG, JPEG, …") from None
+        raise ImageError(f"{name} is not an image Pillow can read: give a PNG, JPEG, …") from None
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = f" ({int(found[1]) / 1e6:.0f} MP)" if found else ""
         raise ImageError(
-            f"image '{path}' is too large{size}, over the {MAX_INPUT_PIXELS // 1_000_000} MP "
+            f"image {name} is too large{size}, over the {MAX_INPUT_PIXELS // 1_000_000} MP "
             "limit: downscale it first"
         ) from None
     except PermissionError:
-        raise ImageError(f"image '{path}' cannot be read: permission denied") from None
+        raise ImageError(f"image {name} cannot be read: permission denied") from None
     except MemoryError:
-        raise ImageError(f"image '{path}' does not fit in memory: downscale it first") from None
+        raise ImageError(f"image {name} does not fit in memory: downscale it first") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"image '{path}' is truncated or corrupt ({exc}): re-export it") from None
+        raise ImageError(f"image {name} is truncated or corrupt ({exc}): re-export it") from None
 
 
-def _check_pixels(path: Path, width: int, height: int) -> None:
+def _check_pixels(name: str, width: int, height: int) -> None:
     if width * height > MAX_INPUT_PIXELS:
         raise ImageError(
-            f"image '{path}' is {width}×{height} ({width * height / 1e6:.0f} MP), over the "
+            f"image {name} is {width}×{height} ({width * height / 1e6:.0f} MP), over the "
             f"{MAX_INPUT_PIXELS // 1_000_000} MP limit: downscale it first"
         )
 
@@ -158,26 +166,86 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(
-    source: str | os.PathLike[str] | Image.Image | torch.Tensor, max_side: int | None = None
-) -> torch.Tensor:
-    """A path, PIL image or tensor → ``1×3×H×W`` float32 RGB in [0, 1].
+ImageSource = str | os.PathLike[str] | Image.Image | torch.Tensor | np.ndarray | bytes | BinaryIO
+ACCEPTED = (
+    "a path, a PIL image, bytes or a binary file object of an image file, a 3×H×W or "
+    "1×3×H×W tensor (uint8 in 0–255, or float in 0–1) or an H×W×3 numpy array (uint8, or "
+    "float in 0–1)"
+)
 
-    ``max_side``: the largest side the caller will use; a file much larger is decoded
-    at a reduced size (at least twice ``max_side``) to save memory.
+
+def load_image(
+    source: ImageSource, max_side: int | None = None, *, what: str = "image"
+) -> torch.Tensor:
+    """An image as ``1×3×H×W`` float32 RGB in [0, 1], from any of :data:`ACCEPTED`.
+
+    Integer tensors and arrays are read as 8-bit (0–255), float ones as 0–1 (a float
+    one with values above 2 is refused as 0–255 by mistake; one slightly outside 0–1 is
+    clamped). ``max_side``: the largest side the caller will use; a file much larger is
+    decoded at a reduced size (at least twice ``max_side``) to save memory. Anything
+    else raises :class:`ConfigError` naming its type and ``what`` the image is.
+
+    >>> load_image(np.full((2, 4, 3), 255, dtype=np.uint8)).shape
+    torch.Size([1, 3, 2, 4])
     """
+    if isinstance(source, np.ndarray):
+        return _from_array(source, what)
     if isinstance(source, torch.Tensor):
-        t = source.detach().float()
-        t = t.unsqueeze(0) if t.dim() == 3 else t
-        if t.dim() != 4 or t.shape[:2] != (1, 3):
-            raise ImageError(f"image tensor has shape {tuple(source.shape)}: expected 3×H×W")
-        return t.clamp(0, 1)
-    if not isinstance(source, Image.Image):
+        return _from_tensor(source, what)
+    if isinstance(source, Image.Image):
+        return pil_to_tensor(to_rgb(source))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return pil_to_tensor(open_image(io.BytesIO(source), max_side))
+    if isinstance(source, (str, os.PathLike)):
         deep = read_deep(source)
-        if deep is not None:
-            return deep
-    img = to_rgb(source) if isinstance(source, Image.Image) else open_image(source, max_side)
-    return pil_to_tensor(img)
+        return deep if deep is not None else pil_to_tensor(open_image(source, max_side))
+    if callable(getattr(source, "read", None)):
+        return pil_to_tensor(open_image(source, max_side))
+    raise ConfigError(f"{what} is a {type(source).__name__}: give {ACCEPTED}")
+
+
+def _from_array(array: np.ndarray, what: str) -> torch.Tensor:
+    """An ``H×W×3`` (or ``H×W`` grey) numpy array as a ``1×3×H×W`` tensor."""
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ConfigError(
+            f"{what} is a numpy array of shape {array.shape}: give H×W×3 (RGB) or H×W (grey)"
+        )
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ConfigError(f"{what} is a numpy array of {array.dtype}: give uint8, or float in 0–1")
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+    return _from_tensor(tensor, what, "numpy array")
+
+
+def _from_tensor(source: torch.Tensor, what: str, kind: str = "tensor") -> torch.Tensor:
+    """A ``3×H×W`` or ``1×3×H×W`` tensor, 8-bit if of integers, else 0–1 (see
+    :func:`load_image`), as float32 in [0, 1]."""
+    t = source.detach().cpu()
+    t = t.unsqueeze(0) if t.dim() == 3 else t
+    if t.dim() != 4 or t.shape[:2] != (1, 3):
+        shape = "×".join(map(str, source.shape))
+        raise ConfigError(f"{what} is a {kind} of shape {shape}: give 3×H×W or 1×3×H×W (RGB)")
+    if t.dtype == torch.bool or t.is_complex():
+        raise ConfigError(f"{what} is a {kind} of {t.dtype}: give uint8, or float in 0–1")
+    if not t.is_floating_point():
+        low, high = int(t.min()), int(t.max())
+        if low < 0 or high > 255:
+            raise ConfigError(
+                f"{what} is an integer {kind} with values {low}–{high}: give 8-bit values "
+                "(0–255), or floats in 0–1"
+            )
+        return t.float() / 255.0
+    t = t.float()
+    if not bool(torch.isfinite(t).all()):
+        raise ConfigError(f"{what} holds NaN or infinite values: give floats in 0–1")
+    top = float(t.max())
+    if top > 2:
+        raise ConfigError(
+            f"{what} is a float {kind} with values up to {top:g}, not in 0–1: divide it by "
+            "255, or give it as uint8"
+        )
+    return t.clamp(0, 1).contiguous()
 
 
 def read_deep(path: str | os.PathLike[str]) -> torch.Tensor | None:
@@ -188,7 +256,7 @@ def read_deep(path: str | os.PathLike[str]) -> torch.Tensor | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
         with img:
-            _check_pixels(Path(path), *img.size)
+            _check_pixels(f"'{path}'", *img.size)
             rawmode = img.tile[0][3] if img.tile else ""
             rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
             icc = img.info.get("icc_profile")

@@ -75,9 +75,12 @@ def onednn_kernels() -> bool:
     """Whether this PyTorch has the oneDNN operators the fused calls use and they give a
     plain convolution's map and input gradient on a small bf16 probe (checked once)."""
     try:
-        x = torch.randn(1, 8, 6, 6).bfloat16().contiguous(memory_format=torch.channels_last)
-        w = torch.randn(8, 8, 3, 3).bfloat16().contiguous(memory_format=torch.channels_last)
-        b = torch.randn(8).bfloat16()
+        own = torch.Generator().manual_seed(0)  # the caller's global generator is left alone
+        x = torch.randn(1, 8, 6, 6, generator=own).bfloat16()
+        x = x.contiguous(memory_format=torch.channels_last)
+        w = torch.randn(8, 8, 3, 3, generator=own).bfloat16()
+        w = w.contiguous(memory_format=torch.channels_last)
+        b = torch.randn(8, generator=own).bfloat16()
         want = torch.relu(torch.conv2d(x.float(), w.float(), b.float(), padding=1))
         packs = pack(w, x.shape)
         grad = torch.ones(1, 8, 6, 6).bfloat16().contiguous(memory_format=torch.channels_last)

@@ -63,7 +63,8 @@ class VGG19Features(nn.Module):
         for layer in LAYERS[: last + 1]:
             if layer.kind == "conv":
                 w, b = weights.tensors[layer.name]
-                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+                # Built on "meta": no random init (the global generator is left alone)
+                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1, device="meta")
                 layout = torch.channels_last if channels_last else torch.contiguous_format
                 kept = w.to(dtype).contiguous(memory_format=layout)
                 conv.weight = nn.Parameter(kept, requires_grad=False)

@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 import torch
 
 from ..config.settings import Config
 from ..errors import ConfigError
 from ..files import images
+from ..files.images import ACCEPTED
 from ..nn.layers import deepest, min_side
 from . import colors, regions
 
 log = logging.getLogger(__name__)
-ImageLike = str | os.PathLike[str] | Any  # path, PIL image or tensor
+ImageLike = images.ImageSource  # a path, PIL image, tensor, array, bytes or file object
+
+
+def style_list(styles: ImageLike | Sequence[ImageLike] | None) -> list[ImageLike]:
+    """The style images of a call: a list or tuple of them, or one image alone.
+
+    >>> style_list("starry.jpg")
+    ['starry.jpg']
+    """
+    if isinstance(styles, (list, tuple)):
+        return list(styles)
+    if styles is None:
+        raise ConfigError(f"no style image given (None): give one, or a list; each {ACCEPTED}")
+    return [cast(ImageLike, styles)]
 
 
 def blend(painting: torch.Tensor, photo: torch.Tensor, strength: float) -> torch.Tensor:
@@ -73,9 +86,11 @@ class Inputs:
 def prepare(cfg: Config, content: ImageLike, styles: Sequence[ImageLike]) -> Inputs:
     """Load the images and masks of a run and apply the colour preservation."""
     # Files much larger than the run needs are decoded at a reduced size.
-    photo = images.load_image(content, cfg.size)
+    photo = images.load_image(content, cfg.size, what="the content image")
     wanted = None if cfg.upscale_style else max(16, math.ceil(cfg.size * cfg.style_scale))
-    style_imgs = [images.load_image(s, wanted) for s in styles]
+    style_imgs = [
+        images.load_image(s, wanted, what=f"style image {i}") for i, s in enumerate(styles)
+    ]
     hw = (photo.shape[-2], photo.shape[-1])
     target = photo
     if cfg.preserve_colors == "luminance":

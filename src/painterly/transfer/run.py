@@ -23,7 +23,15 @@ from ..engine.targets import FeatureCache
 from ..files import images
 from ..nn.layers import deepest, halo
 from ..nn.weights import load_weights
-from .inputs import ImageLike, Inputs, blend, check_style_sizes, prepare, warn_upscale
+from .inputs import (
+    ImageLike,
+    Inputs,
+    blend,
+    check_style_sizes,
+    prepare,
+    style_list,
+    warn_upscale,
+)
 from .result import Result
 from .scale import build_step
 from .schedule import schedule, seconds_per_pixel_step, stage_at
@@ -33,7 +41,7 @@ log = logging.getLogger(__name__)
 
 def stylize(
     content: ImageLike,
-    styles: Sequence[ImageLike],
+    styles: ImageLike | Sequence[ImageLike],
     content_weight: float | None = None,
     style_weight: float | None = None,
     iterations: int | None = None,
@@ -72,7 +80,7 @@ def _tuple(values: Sequence[float] | None) -> tuple[float, ...] | None:
 def run(
     cfg: Config,
     content: ImageLike,
-    styles: Sequence[ImageLike],
+    styles: ImageLike | Sequence[ImageLike],
     *,
     progress: ProgressFn | None = None,
     cache: FeatureCache | None = None,
@@ -88,15 +96,13 @@ def run(
     was found: backend switches a run sets are restored when it ends.
     """
     started = time.perf_counter()
-    if isinstance(styles, (str, os.PathLike)):
-        styles = [styles]
+    styles = style_list(styles)
     image_weights = check_style_weights(cfg, len(styles))
     device = pick_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
     inputs = prepare(cfg, content, styles)
     plan = schedule(cfg, *inputs.photo.shape[-2:])
     check_style_sizes(cfg, inputs.styles, plan)
-    warn_upscale(cfg, inputs.styles, plan[-1][0])
     deep = deepest([*cfg.content_layers, *cfg.style_layers])
     fit = check_fits(
         *plan[-1][0],
@@ -110,6 +116,7 @@ def run(
     weights = load_weights(cfg.weights)
     net = build_network(cfg, weights, inputs.content, plan[0][0], device, precision=precision)
     evaluator = Evaluator(net, device, precision, cache=cache)
+    warn_upscale(cfg, inputs.styles, plan[-1][0])  # once the run is accepted: a refusal is one line
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     history = fit.history if cfg.optimizer == "lbfgs" else cfg.lbfgs_history
@@ -191,7 +198,10 @@ def _tile_at(
 
 
 def evaluate(
-    image: ImageLike, content: ImageLike, styles: Sequence[ImageLike], cfg: Config | None = None
+    image: ImageLike,
+    content: ImageLike,
+    styles: ImageLike | Sequence[ImageLike],
+    cfg: Config | None = None,
 ) -> dict[str, float]:
     """The objective of ``cfg`` (default: painterly's defaults) at ``image``, in float32,
     with targets made at the image's size as a run of that size makes them."""
@@ -199,6 +209,7 @@ def evaluate(
     x = images.load_image(image)
     hw = (x.shape[-2], x.shape[-1])
     device = pick_device(cfg.device)
+    styles = style_list(styles)
     inputs = prepare(cfg, content, styles)
     net = build_network(cfg, load_weights(cfg.weights), inputs.content, hw, device)
     weights = check_style_weights(cfg, len(styles))
