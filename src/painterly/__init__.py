@@ -16,6 +16,7 @@ below is first used. The packages, bottom to top (each imports only from those b
   step, the optimisers, the loop, the memory plan, precision and process tuning;
 - ``transfer``: :func:`stylize` and ``run``, the schedule and time budget, a scale's
   step, the inputs, colours, regions and :class:`Result`;
+- ``fast``: :func:`train` a fast model, :func:`load_model`, paint in one pass;
 - ``cluster``: where tasks run (this process, Dask), the task scaffold, the studio's
   queue on Dask;
 - ``batch`` (folders), ``video`` (flicker-free clips), ``explain`` (feature maps,
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from .batch import BatchResult, batch
     from .config.settings import Config, make_config
     from .engine.process import Tuning, tune_process
+    from .fast.model import load_model
+    from .fast.train import train
     from .transfer.result import Result
     from .transfer.run import Progress, stylize
     from .video.parallel import videos
@@ -48,6 +51,8 @@ _HOMES = {
     "make_config": ".config.settings",
     "Tuning": ".engine.process",
     "tune_process": ".engine.process",
+    "load_model": ".fast.model",
+    "train": ".fast.train",
     "Result": ".transfer.result",
     "Progress": ".transfer.run",
     "stylize": ".transfer.run",
@@ -80,8 +85,10 @@ __all__ = [
     "VideoSettings",
     "__version__",
     "batch",
+    "load_model",
     "make_config",
     "stylize",
+    "train",
     "tune_process",
     "video",
     "videos",

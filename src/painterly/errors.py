@@ -88,3 +88,8 @@ def require(module: str, needs: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise PainterlyError(f"{needs}: run pip install 'painterly[{extra}]'") from None
+
+
+class ModelError(PainterlyError):
+    """A fast model file is missing, not a painterly model, of an unknown architecture
+    version, or asked for a style it does not hold."""

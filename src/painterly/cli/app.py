@@ -13,6 +13,7 @@ from ..errors import ConfigError, PainterlyError, SavedElsewhere
 from .batch import batch
 from .experiment import experiment_cmd
 from .explain import features, gram, reconstruct
+from .fast import export_cmd, models, train_cmd
 from .options import flag, gather_lists
 from .run import blend, demo, stylize
 from .serve import serve
@@ -49,6 +50,9 @@ for command in (
 cli.add_command(video)
 cli.add_command(video_score)
 cli.add_command(experiment_cmd, name="experiment")
+cli.add_command(train_cmd, name="train")
+cli.add_command(models)
+cli.add_command(export_cmd, name="export")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from ..files.samples import bundled
 from ..transfer.inputs import blend as blend_images
 from ..transfer.result import Result
 from ..transfer.run import Progress, ProgressFn, run
-from . import signals
+from . import fast, signals
 from .options import config_options
 from .progress import Bar
 
@@ -133,8 +133,14 @@ _DEPTH = click.option(
 
 @click.command()
 @click.argument("content", type=click.Path(path_type=Path))
-@click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("styles", nargs=-1, type=click.Path(path_type=Path))
 @_OUT
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="paint with this fast model (painterly train) instead of STYLE images",
+)
 @config_options
 @click.option(
     "--mask",
@@ -157,6 +163,7 @@ def stylize(
     quality: int,
     bit_depth: str,
     plot: bool,
+    model: Path | None,
     **cfg_args: Any,
 ) -> int:
     """Paint CONTENT in the style of one or more STYLE images.
@@ -166,7 +173,12 @@ def stylize(
       painterly stylize photo.jpg starry_night.jpg -o out.png
       painterly stylize photo.jpg a.jpg b.jpg --style-weights 0.7 0.3 -o out.png
       painterly stylize photo.jpg a.jpg b.jpg --mask 0=sky.png -o out.png
+      painterly stylize photo.jpg --model starry.safetensors -o out.png
     """
+    if model is not None or not styles:
+        if model is None or styles:
+            raise click.UsageError("give STYLE images or --model, one of the two")
+        return fast.stylize_with(model, content, output, cfg_args, quality, int(bit_depth))
     result = execute(
         cfg_args, content, list(styles), output, quiet, save_every, quality, int(bit_depth), plot
     )
