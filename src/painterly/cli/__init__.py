@@ -4,10 +4,12 @@
 usage mistake prints one line on stderr and returns 2. It tunes the process for
 painterly's steps (:func:`painterly.tune_process`) before it loads PyTorch.
 
-The room: ``app`` (the command group and the exit point), one module per family of
+The room: ``app`` (the lazy command group, its table of commands and the exit point;
+a command's module, and PyTorch with it, loads only when that command runs or shows its
+help), one module per family of
 commands (``run``: stylize, demo, blend; ``batch``; ``video``; ``experiment``;
 ``explain``: features, gram, reconstruct; ``tools``: layers, weights, score;
-``serve``: the studio), ``options`` (options generated from the config's fields),
+``serve``: the studio; ``doctor``), ``options`` (options generated from the config's fields),
 ``signals`` (SIGTERM handled as Ctrl-C), ``progress`` (the one progress bar).
 """
 
@@ -21,7 +23,7 @@ from ..engine.process import tune_process
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     tune_process()
-    from .app import main as run_command_line  # PyTorch loads here, after the tuning
+    from .app import main as run_command_line  # each command loads PyTorch after the tuning
 
     return run_command_line(argv)
 

@@ -60,6 +60,17 @@ def faster_precision(device_type: str) -> str:
         return "bf16" if bf16_supported(device) else "fp32"
     if not bf16_supported(device):
         return "fp32"
+    return choose(probe_rates(device))
+
+
+def choose(rates: dict[str, float]) -> str:
+    """The pick from the probe's rates: ``bf16`` only when at least 15% faster."""
+    return "bf16" if rates["bf16"] > rates["fp32"] * 1.15 else "fp32"
+
+
+def probe_rates(device: torch.device) -> dict[str, float]:
+    """The probe of :func:`faster_precision`: GFLOP/s of one 3×3 convolution of 128
+    channels at 48×48 px in fp32 and bf16, the best of four turns on one thread."""
     own = torch.Generator().manual_seed(0)  # the caller's global generator is left alone
     x = torch.randn(1, 128, 48, 48, generator=own).to(device, memory_format=torch.channels_last)
     w = torch.randn(128, 128, 3, 3, generator=own).to(device, memory_format=torch.channels_last)
@@ -72,10 +83,13 @@ def faster_precision(device_type: str) -> str:
             for name, (xd, wd) in pairs.items():
                 start = time.perf_counter()
                 torch.nn.functional.conv2d(xd, wd, padding=1)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
                 times[name] = min(times[name], time.perf_counter() - start)
     finally:
         torch.set_num_threads(threads)
-    return "bf16" if times["bf16"] * 1.15 < times["fp32"] else "fp32"
+    flop = 2 * 128 * 128 * 9 * 48 * 48
+    return {name: flop / max(seconds, 1e-9) / 1e9 for name, seconds in times.items()}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
