@@ -7,6 +7,7 @@ are imported by the fixtures that need them, so the core tests run without them.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,3 +74,21 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         yield started
     finally:
         stop(started.procs)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fast model of two styles (Starry Night, The Scream), the small network trained
+    for four steps on 32 px crops of two photos: a real model file, made in seconds,
+    for the tests that paint with one (batch, video, the studio)."""
+    from painterly.fast.train import train
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    photos = folder / "photos"
+    photos.mkdir()
+    for name in ("tubingen.jpg", "shipwreck.jpg"):
+        shutil.copy(DATA / name, photos / name)
+    styles = [DATA / "starry_night.jpg", DATA / "the_scream.jpg"]
+    out = folder / "tiny.safetensors"
+    train(styles, photos, out, steps=4, size=32, batch=1, network="small", hold_out=0, lr=3e-3)
+    return out

@@ -1,7 +1,9 @@
 """Batches: every photo × every painting (or in pairs, or all paintings blended), one
 output image and record per item, resumable, in this process or on a Dask cluster.
 
-``DIR/<content stem>__<style stem>.png`` and its record are written as a pair (see
+With a fast model (``model=``) each photo is one item, ``<content stem>__<model
+stem>.png``, painted in one pass of the network. ``DIR/<content stem>__<style
+stem>.png`` and its record are written as a pair (see
 :func:`painterly.files.pairs.write_pair`) by the process that called :func:`batch`,
 wherever the item ran; ``DIR/manifest.jsonl`` gets one line per item and attempt. An
 item is skipped when its pair exists for the same inputs and config, compared by
@@ -23,11 +25,14 @@ from typing import Any
 from PIL import Image
 
 from .cluster import runners
+from .cluster.model_task import ModelTask, model_key, pass_settings
 from .cluster.runners import Event, Finished, Lost, Started, Stepped
 from .cluster.task import Shipped, Task, config_hash, finished, read_files, resume_key, ship
 from .config.settings import Config, check_style_weights, make_config
 from .engine.loop import costs
 from .errors import ConfigError, ImageError
+from .fast.apply import style_mix
+from .fast.model import load_model
 from .files import atomic
 from .files.images import readable_extensions
 from .files.pairs import write_pair
@@ -51,6 +56,7 @@ class Item:
     key: str  # digest of the inputs and the config: what makes the output what it is
     config: Config  # with the item's seed
     work: float  # planned pixel-steps, for the time left
+    model: Path | None = None  # the fast model that paints it (no styles then)
 
     @property
     def image(self) -> str:
@@ -93,6 +99,7 @@ def batch(
     out: str | os.PathLike[str],
     *,
     mode: str = "cross",
+    model: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     cluster: str | None = None,
     progress: BatchProgressFn | None = None,
@@ -105,7 +112,10 @@ def batch(
     ``"cross"`` (every content × every style), ``"pairs"`` (in order) or ``"blend"``
     (all styles in each item, weighed by ``style_weights``). ``workers=N`` runs on a
     Dask ``LocalCluster`` of N processes; ``cluster="tcp://HOST:8786"`` on a running
-    scheduler. Other options are :class:`Config`'s fields. Problems that would fail
+    scheduler. With ``model`` (a fast model file, see :func:`painterly.train`) and no
+    ``styles``, each photo is painted in one pass of it, with ``size``,
+    ``style_weights``, ``preserve_colors`` and ``strength``; its file goes to each
+    worker. Other options are :class:`Config`'s fields. Problems that would fail
     every item raise before anything runs; an item that fails is reported in the
     result and the manifest, and the others go on.
 
@@ -113,12 +123,17 @@ def batch(
     """
     runners.check_places(workers, cluster)
     cfg = make_config(preset, **options)
-    photos, paintings = expand(contents, "content"), expand(styles, "style")
-    items = plan(photos.paths, paintings.paths, mode, cfg)
-    if cluster is None:
-        weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
+    photos = expand(contents, "content")
+    skipped = dict(photos.skipped)
+    if model is not None:
+        items = plan_with_model(photos.paths, styles, mode, Path(model), cfg)
+    else:
+        paintings = expand(styles, "style")
+        items = plan(photos.paths, paintings.paths, mode, cfg)
+        skipped |= paintings.skipped
+        if cluster is None:
+            weights.resolve(cfg.weights)  # on a cluster, each worker's own weights count
     folder = atomic.check_folder(out, "batch output")
-    skipped = {**photos.skipped, **paintings.skipped}
     for why in skipped.values():  # once the batch is accepted: a refusal is one line
         log.warning("%s: skipped", why)
     ledger = _Ledger(folder, items, cfg, progress, skipped)
@@ -240,6 +255,33 @@ def plan(
     return items
 
 
+def plan_with_model(
+    contents: Sequence[Path],
+    styles: Sequence[str | os.PathLike[str]],
+    mode: str,
+    model: Path,
+    cfg: Config,
+) -> list[Item]:
+    """One item per photo, painted by ``model``; the model and the style weights are
+    checked here, before anything runs."""
+    if styles:
+        raise ConfigError("give style images or a model, not both")
+    if mode != "cross":
+        raise ConfigError(
+            f"--{mode} pairs or blends style images: a model's styles mix with --style-weights"
+        )
+    style_mix(load_model(model), cfg.style_weights)
+    digests = {p: weights.sha256_of(p) for p in {*contents, model}}
+    items = []
+    for content in contents:
+        hashes = (digests[content], digests[model])
+        key = model_key(hashes, pass_settings(cfg))
+        name = f"{content.stem}__{model.stem}"
+        items.append(Item(name, content, (), hashes, key, cfg, 1.0, model))
+    _check_names(items)
+    return items
+
+
 def _item(content: Path, styles: tuple[Path, ...], digests: dict[Path, str], cfg: Config) -> Item:
     hashes = (digests[content], *(digests[s] for s in styles))
     key = resume_key(hashes, cfg)
@@ -297,13 +339,16 @@ class _Ledger:
         self.running: dict[str, float] = {}  # key → its current step's share of its work
         self.began: dict[str, float] = {}  # key → when its current attempt started
         self.started = time.perf_counter()
+        self.models: dict[Path, Shipped] = {}  # a model's file, read once for all items
 
-    def tasks(self, files: dict[str, Shipped]) -> Iterator[Task]:
+    def tasks(self, files: dict[str, Shipped]) -> Iterator[Task | ModelTask]:
         """The tasks still to run, each input read as its turn comes."""
         self._report(None)
         for item in self.todo:
             try:
                 content, styles = ship(item.content), tuple(ship(s) for s in item.styles)
+                if item.model is not None and item.model not in self.models:
+                    self.models[item.model] = ship(item.model)
             except OSError as exc:
                 self._end(item, "", 0.0, f"cannot read an input ({exc.strerror}): check it")
                 continue
@@ -313,7 +358,13 @@ class _Ledger:
                 "sha256": list(item.digests),
                 "key": item.key,
             }
-            yield Task(item.key, item.name, item.config, content, styles, files, inputs)
+            if item.model is not None:
+                inputs["model"] = str(item.model)
+                shipped = self.models[item.model]
+                settings = pass_settings(item.config)
+                yield ModelTask(item.key, item.name, content, shipped, settings, inputs)
+            else:
+                yield Task(item.key, item.name, item.config, content, styles, files, inputs)
 
     def handle(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -379,11 +430,12 @@ class _Ledger:
             "content": {"path": str(item.content), "sha256": item.digests[0]},
             "styles": [
                 {"path": str(s), "sha256": d}
-                for s, d in zip(item.styles, item.digests[1:], strict=True)
+                for s, d in zip(item.styles, item.digests[1 : 1 + len(item.styles)], strict=True)
             ],
             "config": self.config,
             "seed": item.config.seed,
             "key": item.key,
+            "model": {"path": str(item.model), "sha256": item.digests[1]} if item.model else None,
             "targets": {"computed": targets[0], "reused": targets[1]},  # feature targets
             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }

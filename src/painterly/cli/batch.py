@@ -69,9 +69,14 @@ def _echo(line: str) -> None:
     "-s",
     "--styles",
     multiple=True,
-    required=True,
     metavar="STYLE",
     help="style images, folders or quoted globs (several after one --styles)",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="paint each photo with this fast model (painterly train) instead of --styles",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="folder")
 @click.option("--pairs", is_flag=True, help="pair contents and styles in order")
@@ -84,6 +89,7 @@ def batch(
     contents: tuple[str, ...],
     styles: tuple[str, ...],
     output: Path,
+    model: Path | None,
     pairs: bool,
     blend: bool,
     workers: int | None,
@@ -91,7 +97,8 @@ def batch(
     quiet: bool,
     **cfg_args: Any,
 ) -> int:
-    """Paint every CONTENT image in the style of every --styles image, into a folder.
+    """Paint every CONTENT image in the style of every --styles image (or with a fast
+    --model), into a folder.
 
     CONTENT and STYLE are files, folders or quoted globs. Writes
     <content>__<style>.png with its record, and manifest.jsonl (one line per item
@@ -104,7 +111,10 @@ def batch(
       painterly batch 'shots/*.jpg' --styles a.jpg b.jpg --blend --style-weights 0.7 0.3 -o out/
       painterly batch photos/ --styles paintings/ --workers 2 -o out/
       painterly batch photos/ --styles paintings/ --cluster tcp://10.0.0.5:8786 -o out/
+      painterly batch photos/ --model starry.safetensors --workers 2 -o out/
     """
+    if bool(styles) == (model is not None):
+        raise click.UsageError("give --styles or --model, one of the two")
     if pairs and blend:
         raise click.BadParameter("give --pairs or --blend, not both")
     mode = "pairs" if pairs else "blend" if blend else "cross"
@@ -112,8 +122,8 @@ def batch(
     try:
         with signals.stops_the_run():
             result = run_batch(
-                contents, styles, output, mode=mode, workers=workers, cluster=cluster,
-                progress=bar, **cfg_args,
+                contents, styles, output, mode=mode, model=model, workers=workers,
+                cluster=cluster, progress=bar, **cfg_args,
             )  # fmt: skip
     except KeyboardInterrupt:
         bar.close()
