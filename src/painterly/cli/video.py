@@ -12,7 +12,7 @@ from ..errors import ImageError
 from ..video import clips, flow
 from ..video.chunking import Chunking
 from ..video.parallel import ChunkProgress, videos
-from ..video.render import FrameProgress, VideoSettings, render
+from ..video.render import FrameProgress, VideoResult, VideoSettings, render
 from . import signals
 from .options import config_options
 from .progress import Bar
@@ -26,8 +26,9 @@ class _FrameBar:
         self.bar = Bar(quiet, unit="frame")
 
     def __call__(self, info: FrameProgress) -> None:
-        style = info.losses.get("style", float("nan"))
-        postfix = f"pass {info.pass_}, {info.seconds:.1f} s, style {style:.3g}"
+        postfix = f"pass {info.pass_}, {info.seconds:.1f} s"
+        if "style" in info.losses:  # a fast model's frames have no loss
+            postfix += f", style {info.losses['style']:.3g}"
         self.bar.show(info.done, postfix, total=info.total)
 
     def close(self) -> None:
@@ -48,13 +49,19 @@ def _settings(options: dict[str, Any]) -> VideoSettings:
 
 @click.command(short_help="Stylise a video or a folder of frames, without flicker.")
 @click.argument("source", metavar="INPUT")
-@click.argument("styles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("styles", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
     required=True,
     help="output: .mp4 (H.264), .webm, .gif, or a folder for one PNG per frame",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="paint each frame in one pass of this fast model (painterly train), not STYLEs",
 )
 @config_options
 @click.option("--mask", "masks", multiple=True, metavar="INDEX=FILE", help="as for stylize")
@@ -85,6 +92,7 @@ def video(
     source: str,
     styles: tuple[Path, ...],
     output: Path,
+    model: Path | None,
     span: str | None,
     fps: float | None,
     quiet: bool,
@@ -111,9 +119,19 @@ def video(
       painterly video clip.mp4 starry_night.jpg --size 384 -o painted.mp4
       painterly video 'frames/*.png' starry_night.jpg --frames 0:48 -o painted/
       painterly video long.mp4 starry_night.jpg --workers 2 --chunk 24 -o painted.mp4
+      painterly video clip.mp4 --model starry.safetensors -o painted.mp4
     """
+    if bool(styles) == (model is not None):
+        raise click.UsageError("give STYLE images or --model, one of the two")
     names = ("temporal_weight", "frame_iterations", "long_term", "passes", "flow_preset")
     settings = _settings({k: options.pop(k) for k in (*names, "independent")})
+    if model is not None:
+        if workers is not None or cluster is not None or also or each_style:
+            raise click.UsageError(
+                "--model paints a clip in this process: give it without --workers, "
+                "--cluster, --also and --each-style"
+            )
+        return _with_model(model, source, output, span, fps, quiet, options)
     if workers is not None or cluster is not None or also or each_style:
         on_cluster = workers is not None or cluster is not None
         chunking = Chunking(chunk, overlap) if on_cluster else None
@@ -128,15 +146,43 @@ def video(
             result = render(cfg, settings, source, list(styles), output, frames, fps, bar)
     finally:
         bar.close()
+    return _summary(result, quiet)
+
+
+def _summary(result: VideoResult, quiet: bool) -> int:
     if not quiet:
         state = "interrupted; run again to continue" if result.interrupted else "done"
+        record = result.record
         click.echo(
-            f"{output} ({state}: {result.frames} frames, warping error "
-            f"{result.record['warping_error']:.4f}, input's own "
-            f"{result.record['warping_error_input']:.4f}; record in {output.with_suffix('.json')})",
+            f"{result.output} ({state}: {result.frames} frames, warping error "
+            f"{record['warping_error']:.4f}, input's own {record['warping_error_input']:.4f}; "
+            f"record in {result.output.with_suffix('.json')})",
             err=True,
         )
     return 130 if result.interrupted else 0
+
+
+def _with_model(
+    model: Path,
+    source: str,
+    output: Path,
+    span: str | None,
+    fps: float | None,
+    quiet: bool,
+    options: dict[str, Any],
+) -> int:
+    """``painterly video INPUT --model M``: each frame through the network."""
+    from ..video.fast import video_with_model
+
+    bar = _FrameBar(quiet)
+    try:
+        with signals.stops_the_run():
+            result = video_with_model(
+                model, source, output, frames=span, fps=fps, progress=bar, **options
+            )
+    finally:
+        bar.close()
+    return _summary(result, quiet)
 
 
 def _chunked(

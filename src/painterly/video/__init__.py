@@ -7,6 +7,7 @@
 - ``flow``: optical flow, warping and where it can be trusted; ``temporal``: the
   temporal loss and the warm start;
 - ``chunking``: where a long clip's chunks start and end and how they are stitched;
+- ``fast``: a clip painted frame by frame by a fast model, in one pass each;
 - ``parallel``: several clips, and chunks of long ones, on the runners of
   :mod:`painterly.cluster`.
 """
