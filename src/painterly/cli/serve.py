@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     help="folder for uploads and runs  [default: ./painterly-results]",
 )
 @click.option(
+    "--models",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder of fast models (painterly train) to paint with  [default: RESULTS/models]",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 16),
     default=None,
@@ -67,6 +73,7 @@ def serve(
     host: str,
     port: int,
     results: Path,
+    models: Path | None,
     workers: int | None,
     cluster: str | None,
     queue_limit: int,
@@ -101,8 +108,11 @@ def serve(
     form_limits = FormLimits(max_size=max_size)
     on = _cluster(cluster) if cluster else None
     runs = workers or (on.workers if on else 1)
-    app = create_app(results, runs, queue_limit, limits, form_limits, access=access, runner=on)
+    app = create_app(
+        results, runs, queue_limit, limits, form_limits, access=access, runner=on, models=models
+    )
     click.echo(f"painterly studio on {access.url()} (results in {results.resolve()})")
+    click.echo(f"fast models from {(models or results / 'models').resolve()}")
     if on is not None:
         click.echo(f"runs go to the Dask scheduler {cluster}, {runs} at a time")
     if not is_loopback(host):

@@ -27,7 +27,7 @@ from ..errors import PainterlyError
 from ..nn.layers import CONV_NAMES
 from ..transfer.result import Result
 from ..transfer.run import run
-from . import api
+from . import api, fast
 from .form import FIELDS, FormError, FormLimits
 from .guard import Access, BodyTimeout, Guard
 from .inside import has_matplotlib, inside
@@ -41,7 +41,7 @@ STOP_WAIT = 6.0  # seconds the lifespan waits for an interrupted run to be saved
 START = ("b-tubingen.jpg", "b-starry_night.jpg")  # the photo and painting chosen at first
 
 
-def create_app(
+def create_app(  # noqa: PLR0913 - each a part of the studio, tests set any of them
     results: Path,
     workers: int = 1,
     queue_limit: int = 8,
@@ -51,10 +51,12 @@ def create_app(
     access: Access | None = None,
     streams: StreamLimits | None = None,
     runner: Callable[..., Result] | None = None,
+    models: Path | None = None,
 ) -> Starlette:
     """The studio for a results folder; ``queue`` may be given (tests use a fake
-    runner), or the ``runner`` of its runs (a cluster's). Nothing runs until the app
-    starts (its lifespan starts the workers)."""
+    runner), or the ``runner`` of its runs (a cluster's); its fast models are those in
+    ``models`` (default ``results/models``). Nothing runs until the app starts (its
+    lifespan starts the workers)."""
     store = Store(results, limits)
     access = access or Access()
     state = Studio(
@@ -75,6 +77,8 @@ def create_app(
         Route("/api/results", api.results_list),
         Route("/api/results/{run_id}/{name}", api.result_file),
         Route("/api/inside/{kind}", inside),
+        Route("/api/models", fast.models_list),
+        Route("/api/models/{model_id}/paint", fast.paint, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
@@ -84,6 +88,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.studio = state
+    app.state.models = fast.Models(models if models is not None else results / "models")
     return app
 
 
