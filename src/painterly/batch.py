@@ -268,7 +268,7 @@ def plan_with_model(
         raise ConfigError("give style images or a model, not both")
     if mode != "cross":
         raise ConfigError(
-            f"--{mode} pairs or blends style images: a model's styles mix with --style-weights"
+            f"--{mode} is for style images: a model's styles mix with --style-weights"
         )
     style_mix(load_model(model), cfg.style_weights)
     digests = {p: weights.sha256_of(p) for p in {*contents, model}}

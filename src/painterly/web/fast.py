@@ -28,7 +28,7 @@ from ..fast.apply import stylize_with_model
 from ..fast.model import SUFFIX, FastModel, load_model, read_metadata
 from ..files import images
 from .api import _json, error
-from .form import FormError, validate
+from .form import FormError, FormLimits, validate
 from .state import studio
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ async def paint(request: Request) -> Response:
     return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
 
-def _settings(params: Any, styles: int, bounds: Any) -> dict[str, Any]:
+def _settings(params: Any, styles: int, bounds: FormLimits) -> dict[str, Any]:
     """The pass's settings from a page's params, checked as the studio's form is."""
     if not isinstance(params, dict):
         raise FormError({"params": "params must be an object of field: value"})
