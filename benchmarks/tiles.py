@@ -6,8 +6,9 @@ Sections (run in the order given, side by side in one process where they compare
   difference along any row or column (a seam would stand out), seconds per step.
 - ``speed``: one step's loss and gradient at 1024 px, whole and in 384 px tiles, in
   bf16 and in fp32, alternated three times after a warm-up (the ratio of the medians).
-- ``memory``: what ``check_fits`` plans at 2048, 4096 and 8192 px (here, and with a
-  20 GiB budget), and the peak resident memory of a tiled step at 2048 px.
+- ``plan``: what ``check_fits`` plans at 2048, 4096 and 8192 px (here, and with a
+  20 GiB budget), in a second: nothing runs.
+- ``memory``: the plans, and the peak resident memory of a tiled step at 2048 px.
 - ``history``: L-BFGS at 384 px, 30 steps from the photo, with histories 30, 10, 5:
   the final objective (the rule for shrinking the history at large sizes).
 
@@ -136,7 +137,8 @@ def _speed(out: Results, pair: Pair, precision: str) -> None:
     )
 
 
-def section_memory(out: Results, pair: Pair) -> None:
+def section_plan(out: Results, pair: Pair) -> None:
+    """What ``check_fits`` plans at 2048, 4096 and 8192 px, here and within 20 GiB."""
     for side in (2048, 4096, 8192):
         h, w = images.fit_size(768, 1024, side)
         for label, have in (("here", engine.available_bytes()), ("20 GiB", 20 * 2**30)):
@@ -156,6 +158,11 @@ def section_memory(out: Results, pair: Pair) -> None:
                 },
             )
             print(f"{w}×{h} ({label}, {have / 2**30:.1f} GiB): whole {whole:.1f} GiB; {what}{need}")
+
+
+def section_memory(out: Results, pair: Pair) -> None:
+    """The plans, and the peak resident memory of a tiled step at 2048 px."""
+    section_plan(out, pair)
     pair.out.mkdir(parents=True, exist_ok=True)
     args = [str(pair.photo), str(pair.painting), "--size", "2048", "--scales", "1"]
     args += ["--iterations", "1", "--tile", "768", "--precision", "fp32", "--upscale-style"]
@@ -198,6 +205,7 @@ def section_history(out: Results, pair: Pair) -> None:
 SECTIONS = {
     "exact": section_exact,
     "speed": section_speed,
+    "plan": section_plan,
     "memory": section_memory,
     "history": section_history,
 }
