@@ -144,7 +144,8 @@ def section_plan(out: Results, pair: Pair) -> None:
         for label, have in (("here", engine.available_bytes()), ("20 GiB", 20 * 2**30)):
             fit = engine.plan_memory(h, w, "block5_conv1", "fp32", 40, have=have)
             whole = engine.estimate_peak_bytes(h, w, "block5_conv1", "fp32", 40) / 2**30
-            what = "does not fit" if fit is None else f"tile {fit.tile}, history {fit.history}"
+            steps = "whole steps" if fit is None or fit.tile is None else f"{fit.tile} px tiles"
+            what = "does not fit" if fit is None else f"{steps}, history {fit.history}"
             need = "" if fit is None else f", {fit.need / 2**30:.1f} GiB"
             out.add(
                 "plan",
