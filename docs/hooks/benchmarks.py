@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/ besi
 
 from benchmarks import pages
 
-MARKER = re.compile(r"\{\{\s*results\s+(\S+?)(?:\s+([^}]*?))?\s*\}\}")
+# {{ results NAME.json }} or {{ results NAME.json VIEW }} (a view's name may hold spaces)
+MARKER = re.compile(r"\{\{\s*results\s+(\S+?\.json)(?:\s+([^}]*?))?\s*\}\}")
 
 
 def on_page_markdown(markdown: str, config: Any, **kwargs: Any) -> str:
