@@ -341,12 +341,13 @@ VIEWS: dict[str, dict[str, View]] = {
             (
                 Column("size", "size"),
                 Column("memory", "budget"),
+                Column("L-BFGS history asked", "history_asked"),
                 Column("free (GiB)", "have", gib),
                 Column("whole step (GiB)", "whole", "{:.1f}"),
                 Column("plan", "plan"),
                 Column("planned peak (GiB)", "need", gib),
             ),
-            "What the memory plan does at each size (fp32, the default run)",
+            "What the memory plan does for a default run at each size (fp32)",
         ),
         "speed": Table(
             "speed",
