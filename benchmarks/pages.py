@@ -175,6 +175,12 @@ def percent(value: Any) -> str:
 S3, S4, R2 = "{:.3f}", "{:.4f}", "{:.2f}×"
 
 
+def _ranged(values: Any) -> str:
+    """``(ratio, [low, high])`` as ``1.15× (1.11–1.19)``."""
+    ratio, (low, high) = values
+    return f"{ratio:.2f}× ({low:.2f}–{high:.2f})"
+
+
 def per_hour(values: Any) -> str:
     """``(items, seconds)`` as items an hour."""
     return f"{values[0] / values[1] * 3600:.0f}"
@@ -197,20 +203,18 @@ VIEWS: dict[str, dict[str, View]] = {
         "speed": Table(
             "speed",
             (
-                Column("size", "size"),
-                Column("precision", "precision"),
-                Column("convs alone (s)", "medians.convs", S3),
-                Column("step before the levers (s)", "medians.before", S3),
-                Column("ratio before", "ratio_before", R2),
-                Column("step now (s)", "medians.now", S3),
-                Column("ratio now", "ratio_now", R2),
-                Column("range of rounds", "ratio_now_range", "{:.2f}–{:.2f}"),
-                Column("now / before", "now_over_before", "{:.2f}"),
+                Column("size", ("size", "precision"), "{}, {}"),
+                Column("convs (s)", "medians.convs", S3),
                 Column("packed convs (s)", "medians.packed convs", S3),
+                Column("step before the levers (s)", "medians.before", S3),
+                Column("step now (s)", "medians.now", S3),
+                Column("before / convs", "ratio_before", R2),
+                Column("now / convs (rounds)", ("ratio_now", "ratio_now_range"), _ranged),
+                Column("now / before", "now_over_before", "{:.2f}"),
                 Column("now / packed", "now_over_packed", R2),
             ),
             "A step against its convolutions: times are medians over the rounds, a ratio "
-            "the median of each round's own ratio",
+            "the median of each round's own ratio (and their range)",
         ),
         "levers": Table(
             "levers",
@@ -496,7 +500,8 @@ def stamp(results: Row, name: str) -> list[str]:
     load = f"; load {load} at the start" if load else ""
     dirty = " (with uncommitted changes)" if m.get("dirty") else ""
     argv = results.get("argv")
-    words = ["python -m benchmarks", str(results.get("benchmark")), *(argv or ())]
+    name = str(results.get("benchmark"))
+    words = ["python -m benchmarks", *([] if argv and argv[0] == name else [name]), *(argv or ())]
     command = f"`{' '.join(words)}`" if argv is not None else "not recorded"
     lines = [
         f'!!! info "{_when(str(m.get("date", "")))} · `{m.get("rev", "?")}`{dirty}"',

@@ -37,7 +37,7 @@ def test_a_missing_file_is_a_note_not_an_error(tmp_path: Path) -> None:
 
 
 def test_the_stamp_names_date_commit_machine_and_command(tmp_path: Path) -> None:
-    path = _file(tmp_path, "tiles", ["plan"], [])
+    path = _file(tmp_path, "tiles", ["tiles", "plan"], [])  # argv as sys.argv[1:]
     text = pages.render(path, "stamp")
     assert "2026-12-02 15:49 UTC" in text and "`f5b754a`" in text
     assert "AMD EPYC (native bf16), 2 of 2 cores" in text and "load 4.6/4.1/2.5" in text
