@@ -296,6 +296,7 @@ def summary(args: argparse.Namespace, found: dict[str, Any]) -> list[dict[str, A
             "asked": args.inside,
             "accepted": drawn.get(200, 0),
             "refused": drawn.get(429, 0),
+            "outcome": f"{drawn.get(200, 0)} drawn",
             "peak_mib": found["peak_mib"][2],
         },
     ]
