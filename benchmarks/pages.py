@@ -1,17 +1,17 @@
 """Results files as the Markdown of the benchmark pages: no figure there is typed by hand.
 
-    python -m benchmarks pages benchmarks/results/run-2026-12-02T154959Z-f5b754a.json
+    python -m benchmarks pages benchmarks/results/tiles-2026-12-02T160432Z-ec4118c.json
 
 A page of ``docs/benchmarks/`` holds markers that the MkDocs hook
-``docs/hooks/benchmarks.py`` replaces with what :func:`render` writes from a results file
-of ``docs/benchmarks/results/``: ``{{ results FILE }}`` becomes the file's stamp (date,
+``docs/hooks/benchmark_pages.py`` replaces with what :func:`render` writes from a
+results file of ``docs/benchmarks/results/``: ``{{ results FILE }}`` becomes the file's stamp (date,
 commit, machine, command) and a table for each view of its benchmark here,
 ``{{ results FILE VIEW }}`` that view's table alone and ``{{ results FILE stamp }}`` the
 stamp alone. A file that is not there becomes a note saying so. Run this module on a
 fresh results file to see what its page would show; copy the file into
 ``docs/benchmarks/results/`` to publish it.
 
-A view (:class:`Table` or :class:`Pivot`) names the columns it shows of one section of a
+A view (:class:`Table`, :class:`Pivot` or :class:`Lines`) names the columns it shows of one section of a
 benchmark's rows; a section without a view is left out of the page (its rows stay in
 the file).
 """
