@@ -11,9 +11,9 @@ stamp alone. A file that is not there becomes a note saying so. Run this module 
 fresh results file to see what its page would show; copy the file into
 ``docs/benchmarks/results/`` to publish it.
 
-A view (:class:`Table`, :class:`Pivot` or :class:`Lines`) names the columns it shows of one section of a
-benchmark's rows; a section without a view is left out of the page (its rows stay in
-the file).
+A view (:class:`Table`, :class:`Pivot` or :class:`Lines`) names the columns it shows of
+one section of a benchmark's rows; a section without a view is left out of the page
+(its rows stay in the file).
 """
 
 from __future__ import annotations
