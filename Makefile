@@ -37,9 +37,9 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not cluster and not browser and not subprocess"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks
+	$(BIN)/ruff format --check src tests benchmarks docs/hooks
+	$(BIN)/mypy src tests benchmarks docs/hooks
 	$(BIN)/lint-imports
 
 # The site: MkDocs with the CLI and API references generated from the code, into site/.

@@ -21,7 +21,7 @@ The benchmarks, each a module with ``main(argv) -> int``:
 - ``controls``: the artistic controls side by side, for the README's sheet.
   ``python -m benchmarks controls OUT --size 64 --iterations 2``.
 - ``tiles``: tiled steps' exactness, overhead and memory plan, L-BFGS's history.
-  ``python -m benchmarks tiles memory``.
+  ``python -m benchmarks tiles plan``.
 - ``video``: flicker (warping error) against style and time for each way of stylising a
   clip. ``python -m benchmarks video --clip synthetic --modes a --frames 2 --size 64``.
 - ``video_chunks``: what the seams of a chunked clip cost.
@@ -41,6 +41,9 @@ What they share:
 - ``engine``: what the benchmarks borrow from painterly's internals (the only module that
   imports ``painterly.engine`` and ``painterly.nn``).
 - ``probe``: the convolutions of a step alone and painterly's whole step, to time.
+- ``pages``: not a benchmark but the writer of the benchmark pages' tables:
+  ``python -m benchmarks pages FILE`` prints a results file as the Markdown its page
+  shows once the file is copied into ``docs/benchmarks/results/``.
 
 Images come from painterly's bundled samples; ``PAINTERLY_BENCH_IMAGES`` names a folder
 (or several, separated as in ``PATH``) whose images replace them where the benchmark

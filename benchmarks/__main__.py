@@ -12,6 +12,8 @@ from pathlib import Path
 import painterly
 from painterly.errors import PainterlyError
 
+from . import pages
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -23,7 +25,7 @@ def benchmarks() -> list[str]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body):
             names.append(path.stem)
-    return [name for name in names if name != "__main__"]
+    return [name for name in names if name not in ("__main__", "pages")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         print("benchmarks:", ", ".join(names))
         return 0
     name, rest = args[0], args[1:]
+    if name == "pages":  # the writer of the pages' tables: no PyTorch, no tuning
+        return pages.main(rest)
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""

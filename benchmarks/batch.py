@@ -215,6 +215,7 @@ def part_cluster(
                 "run": label,
                 "done": len(result.done),
                 "failed": len(result.failed),
+                "cores": CORES,
                 "wall": wall,
                 "cpu": cpu,
                 "manifest": lines,

@@ -267,7 +267,39 @@ def main(argv: list[str] | None = None) -> int:
         found = measure(args)
         code = report(args, found)
         out.add("load", {**found, "passed": code == 0})
+        for row in summary(args, found):
+            out.add("summary", row)
     return code
+
+
+def summary(args: argparse.Namespace, found: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line per part, for the benchmark page: what was asked and what came of it."""
+    statuses, accepted, drawn = found["statuses"], found["accepted"], found["inside"]
+    done, lost = found["endings"].count("done"), len(set(accepted) - set(found["gallery"]))
+    return [
+        {
+            "part": "1: jobs submitted at once",
+            "asked": args.jobs,
+            "accepted": len(accepted),
+            "refused": statuses.count(429),
+            "outcome": f"{done} done once, {lost} lost, {found['wall']:.0f} s to the last",
+            "peak_mib": found["peak_mib"][0],
+        },
+        {
+            "part": "2: slow connections and event streams during a run",
+            "asked": args.slow + args.streams,
+            "outcome": "; ".join(line.strip() for line in found["hostile"][1:]),
+            "peak_mib": found["peak_mib"][1],
+        },
+        {
+            "part": "3: 'See inside' drawings at once",
+            "asked": args.inside,
+            "accepted": drawn.get(200, 0),
+            "refused": drawn.get(429, 0),
+            "outcome": f"{drawn.get(200, 0)} drawn",
+            "peak_mib": found["peak_mib"][2],
+        },
+    ]
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:

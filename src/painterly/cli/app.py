@@ -1,9 +1,10 @@
 """The command group and its one exit point, :func:`main` (see :mod:`painterly.cli`).
 
-The group is lazy: :data:`COMMANDS` names each command's module, and a module (with
-PyTorch behind most of them) is imported only when its command runs or its own
-``--help`` is asked. ``painterly``, ``painterly --help`` and a mistyped command answer
-from the table alone. Adding a command is one line there.
+The group is lazy: :data:`COMMANDS` names each command's module, imported only when
+its command runs or its own ``--help`` is asked. ``painterly``, ``painterly --help`` and
+a mistyped command answer from the table alone. The command modules import the library
+(and PyTorch) inside the commands' bodies, so that ``painterly COMMAND --help`` and
+usage errors answer at once too. Adding a command is one line there.
 """
 
 from __future__ import annotations

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..batch import BatchProgress
-from ..batch import batch as run_batch
 from . import signals
 from .options import config_options
 from .progress import Bar
+
+if TYPE_CHECKING:
+    from ..batch import BatchProgress
 
 
 def spread_styles(args: list[str]) -> list[str]:
@@ -115,6 +116,8 @@ def batch(
     """
     if bool(styles) == (model is not None):
         raise click.UsageError("give --styles or --model, one of the two")
+    from ..batch import batch as run_batch  # PyTorch, once the command runs
+
     if pairs and blend:
         raise click.BadParameter("give --pairs or --blend, not both")
     mode = "pairs" if pairs else "blend" if blend else "cross"

@@ -1,20 +1,27 @@
-"""``painterly experiment``: the article's experiments, or any grid, in one command."""
+"""``painterly experiment``: the article's experiments, or any grid, in one command.
+
+The command imports :mod:`painterly.explain.experiment` (and PyTorch) when it runs,
+so that its help and usage errors answer at once.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config.settings import INITS, PRESETS
 from ..errors import ConfigError, ImageError
-from ..explain import experiment, figures
-from ..files import images
-from ..files.sheets import contact_sheet, save_sheet
-from ..transfer.run import Progress
+from ..files.paths import check_readable
 from . import signals
 from .progress import Bar
+
+if TYPE_CHECKING:
+    from ..transfer.run import Progress
+
+# painterly.explain.experiment.MAX_RUNS, for the help (a test checks that they agree)
+MAX_RUNS = 1000
 
 
 class _Events:
@@ -39,7 +46,7 @@ class _Events:
 def _read_grid(path: Path) -> str:
     """The text of a grid file, or one line saying why it cannot be read."""
     try:
-        images.check_readable(path, "grid file")
+        check_readable(path, "grid file")
         return path.read_text(encoding="utf-8")
     except ImageError as exc:
         raise ConfigError(str(exc)) from None
@@ -76,8 +83,8 @@ def _read_grid(path: Path) -> str:
 @click.option(
     "--max-runs",
     type=click.IntRange(1),
-    default=experiment.MAX_RUNS,
-    help=f"refuse a grid of more runs  [default: {experiment.MAX_RUNS}]",
+    default=MAX_RUNS,
+    help=f"refuse a grid of more runs  [default: {MAX_RUNS}]",
 )
 @click.option("--plot", is_flag=True, help="also write losses.png, every run's loss curves")
 @click.option("--workers", type=click.IntRange(1), default=None, help="on N local Dask workers")
@@ -112,10 +119,13 @@ def experiment_cmd(
       painterly experiment photo.jpg starry.jpg --grid grid.toml -o mine/ --plot
       painterly experiment photo.jpg starry.jpg scream.jpg -o article/ --workers 2
     """
+    from ..explain import experiment, figures
+    from ..files.sheets import contact_sheet, save_sheet
+
     if plot:
         figures.require()
     for path in (content, *styles):
-        images.check_readable(path, "image")
+        check_readable(path, "image")
     base: dict[str, Any] = {"size": size, "seed": seed, "init": init}
     if iterations is not None:
         base["iterations"] = iterations

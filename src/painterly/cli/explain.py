@@ -1,21 +1,24 @@
-"""``painterly features``, ``gram`` and ``reconstruct``: what VGG-19 sees."""
+"""``painterly features``, ``gram`` and ``reconstruct``: what VGG-19 sees.
+
+The commands import :mod:`painterly.explain` (and PyTorch) when they run, so that
+their help and usage errors answer at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
 
 from ..config.settings import STYLE_LAYERS
 from ..errors import ConfigError
-from ..explain import features as inside
-from ..explain import figures
-from ..files import images
-from ..files.sheets import Cell, contact_sheet, save_sheet
 from ..nn.layers import check_layer
-from ..transfer.result import Result
+
+if TYPE_CHECKING:
+    from ..files.sheets import Cell
+    from ..transfer.result import Result
 
 _OUT = click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="output PNG"
@@ -29,6 +32,8 @@ _LAYERS = click.option(
 
 
 def _names(value: str | None, default: tuple[str, ...]) -> list[str]:
+    from ..explain import figures
+
     names = default if not value else tuple(value.replace(",", " ").split())
     return figures.layer_order([check_layer(n) for n in names])
 
@@ -43,6 +48,8 @@ def _indices(value: str | None) -> list[int] | None:
 
 
 def _png(path: Path) -> Path:
+    from ..files import images
+
     if path.suffix.lower() != ".png":
         raise ConfigError(f"output '{path}' must be a .png file: figures are written as PNG")
     return images.check_output_path(path)
@@ -73,6 +80,10 @@ def features(
       painterly features photo.jpg --layers block5_conv2 --filters 4 13 -o two.png
       painterly features photo.jpg --layers block3_conv1 --top 8 -o strongest.png
     """
+    from ..explain import features as inside
+    from ..explain import figures
+    from ..files import images
+
     _png(output)
     layers = _names(layer_list, inside.FIRST_TEN)
     picture = images.load_image(image, max(size, 160))  # large files decoded smaller
@@ -124,6 +135,9 @@ def gram(
       painterly gram starry.jpg --compare scream.jpg --layer block3_conv1 -o both.png
       painterly gram --toy
     """
+    from ..explain import features as inside
+    from ..explain import figures
+
     if toy:
         click.echo(toy_text())
         return
@@ -141,7 +155,7 @@ def gram(
     title = f"Filter correlations at {layer} (first {panels[0][1].shape[0]} filters, {size} px)"
     if compare is not None:
         difference = (panels[0][1] - panels[1][1]).abs()
-        distance = float(torch.linalg.norm(difference) / torch.linalg.norm(panels[1][1]))
+        distance = float(difference.norm() / panels[1][1].norm())
         title += f"; relative distance {distance:.3f}"
     fig = figures.gram_figure(panels, top, title, difference)
     for pair in top:
@@ -151,6 +165,8 @@ def gram(
 
 def toy_text() -> str:
     """The worked example as text."""
+    from ..explain import features as inside
+
     toy = inside.toy_gram()
     red, blue = toy["features"].tolist()
 
@@ -210,6 +226,10 @@ def reconstruct(
       painterly reconstruct starry.jpg --style-layers block1_conv1 block2_conv1 -o s.png
       painterly reconstruct photo.jpg --all --style-image starry.jpg -o rows.png
     """
+    from ..explain import features as inside
+    from ..files import images
+    from ..files.sheets import contact_sheet, save_sheet
+
     chosen = sum(x is not None and x is not False for x in (content_layer, style_layers, every))
     if chosen != 1:
         raise click.UsageError("give one of --content-layer, --style-layers or --all")

@@ -1,25 +1,43 @@
 """``painterly train``, ``painterly models``, ``painterly export`` and ``stylize --model``:
-the fast styles (:mod:`painterly.fast`) on the command line."""
+the fast styles (:mod:`painterly.fast`) on the command line.
+
+The commands import :mod:`painterly.fast` (and PyTorch) when they run, so that their
+help and usage errors answer at once; the two names the options need from it are
+copied here, and a test checks that they agree.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config.settings import FIELDS
 from ..errors import ModelError
-from ..fast import model as model_file
-from ..fast.network import SHAPES
-from ..fast.train import OBJECTIVE_FIELDS, TrainProgress, train
-from ..files import images
-from ..files.samples import bundled
 from . import signals
 from .options import _option
 from .progress import Bar
 
+if TYPE_CHECKING:
+    from ..fast.train import TrainProgress
+
+NETWORKS = ("standard", "small")  # the keys of painterly.fast.network.SHAPES
+OBJECTIVE_FIELDS = (  # painterly.fast.train.OBJECTIVE_FIELDS
+    "content_weight",
+    "style_weight",
+    "layer_weights",
+    "content_layers",
+    "style_layers",
+    "style_scale",
+    "style_loss",
+    "normalize",
+    "tv_weight",
+    "pooling",
+    "padding",
+    "weights",
+)
 _DEVICE_FIELDS = ("precision", "device")
 
 
@@ -63,7 +81,7 @@ class _TrainReporter:
 @click.option("--time", "seconds", type=float, default=None, help="time budget in seconds")
 @click.option("--crop", "size", type=int, default=None, help="crop side in px  [default: 256]")
 @click.option("--batch", type=int, default=None, help="crops per step  [default: 4]")
-@click.option("--network", type=click.Choice(list(SHAPES)), default=None, help="network size")
+@click.option("--network", type=click.Choice(NETWORKS), default=None, help="network size")
 @click.option("--lr", type=float, default=None, help="Adam's learning rate  [default: 0.001]")
 @click.option("--seed", type=int, default=None, help="random seed  [default: 0]")
 @click.option("--checkpoint-minutes", type=float, default=None, help="[default: 5]")
@@ -86,6 +104,8 @@ def train_cmd(
     Example:
       painterly train starry_night.jpg --photos 'photos/*.jpg' -o starry.safetensors --time 3600
     """
+    from ..fast.train import train
+
     with signals.stops_the_run() as stopping:
         reporter = _TrainReporter(quiet, stopping)
         try:
@@ -105,10 +125,14 @@ def train_cmd(
 
 
 def _model_files(folder: Path) -> list[Path]:
+    from ..fast import model as model_file
+
     return sorted(p for p in folder.glob(f"*{model_file.SUFFIX}") if p.is_file())
 
 
 def _describe(path: Path) -> str:
+    from ..fast import model as model_file
+
     try:
         meta = model_file.read_metadata(path)
     except ModelError as exc:
@@ -129,6 +153,8 @@ def _describe(path: Path) -> str:
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
 def models(folder: Path | None) -> None:
     """List the fast models in FOLDER (default: the bundled ones)."""
+    from ..files.samples import bundled
+
     where = folder if folder is not None else bundled("tubingen.jpg").parent / "models"
     found = _model_files(where) if where.is_dir() else []
     if folder is not None and not where.is_dir():
@@ -150,6 +176,7 @@ def export_cmd(model: Path, output: Path, check_size: int) -> None:
     Example:
       painterly export starry.safetensors -o starry.onnx
     """
+    from ..fast import model as model_file
     from ..fast.export import export_onnx
 
     loaded = model_file.load_model(model)
@@ -161,7 +188,9 @@ def stylize_with(
     model: Path, content: Path, output: Path, cfg_args: dict[str, Any], quality: int, depth: int
 ) -> int:
     """``painterly stylize CONTENT --model M``: one pass of the model, saved atomically."""
+    from ..fast import model as model_file
     from ..fast.apply import stylize_with_model
+    from ..files import images
 
     images.check_output_path(output, depth)
     loaded = model_file.load_model(model)

@@ -1,4 +1,8 @@
-"""``painterly stylize`` and ``painterly demo``."""
+"""``painterly stylize``, ``painterly demo`` and ``painterly blend``.
+
+The commands import the library (and PyTorch) when they run, so that their help and
+usage errors answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,19 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config.settings import make_config
 from ..errors import OutputError
-from ..explain import figures
-from ..files import images
-from ..files.samples import bundled
-from ..transfer.inputs import blend as blend_images
-from ..transfer.result import Result
-from ..transfer.run import Progress, ProgressFn, run
 from . import fast, signals
 from .options import config_options
 from .progress import Bar
+
+if TYPE_CHECKING:
+    from ..transfer.result import Result
+    from ..transfer.run import Progress, ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class _Reporter:
     def __call__(self, info: Progress) -> None:
         self.bar.show(100 * info.work, _describe(info))
         if info.tiles is None and self.save_every and info.step % self.save_every == 0:
+            from ..files import images
+
             path = self.out.with_name(f"{self.out.stem}.step{info.step:04d}{self.out.suffix}")
             try:
                 images.save_image(info.image.detach().cpu().clamp(0, 1), path)
@@ -78,6 +82,10 @@ def execute(
     plot: bool = False,
 ) -> Result:
     """Validate everything, run, and save the image, its record and the loss plot."""
+    from ..explain import figures
+    from ..files import images
+    from ..transfer.run import run
+
     images.check_output_path(out, bit_depth)
     if plot:
         figures.require()
@@ -197,6 +205,8 @@ def stylize(
 @_QUIET
 def demo(output: Path, size: int | None, quiet: bool) -> int:
     """Stylise a bundled photo of Tübingen with van Gogh's Starry Night."""
+    from ..files.samples import bundled
+
     content, style = bundled("tubingen.jpg"), bundled("starry_night.jpg")
     started = time.perf_counter()
     result = execute({"size": size, "seed": 0}, content, [style], output, quiet, None, 95)
@@ -228,6 +238,9 @@ def blend(
     Example:
       painterly blend out.png photo.jpg --strength 0.6 -o lighter.png
     """
+    from ..files import images
+    from ..transfer.inputs import blend as blend_images
+
     images.check_output_path(output, int(bit_depth))
     picture = images.load_image(painting)
     # The photo is only used at the painting's size.

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..errors import WeightsError
-from ..explain.score import score as score_fn
 from ..files import atomic
 from ..nn import weights as weights_mod
 from ..nn.download import download
@@ -61,7 +60,11 @@ def weights(ctx: click.Context) -> None:
 
 
 @weights.command("download")
-@click.argument("source", type=click.Choice([n for n, s in weights_mod.SOURCES.items() if s.url]))
+@click.argument(
+    "source",
+    metavar="SOURCE",
+    type=click.Choice([n for n, s in weights_mod.SOURCES.items() if s.url]),
+)
 @click.option(
     "--to",
     "folder",
@@ -102,6 +105,8 @@ def score(output: Path, content: Path, styles: tuple[Path, ...], as_json: bool) 
     content_err = ||F(x)-F(c)||²/||F(c)||² at block4_conv2; style_err = mean over the
     five blockB_conv1 layers of ||G(x)-G(s)||/||G(s)||, G = F Fᵀ/M.
     """
+    from ..explain.score import score as score_fn  # PyTorch, once the command runs
+
     result = score_fn(output, content, list(styles))
     if as_json:
         click.echo(

@@ -1,21 +1,30 @@
-"""``painterly video`` and ``painterly video-score``."""
+"""``painterly video`` and ``painterly video-score``.
+
+The commands import :mod:`painterly.video` (and PyTorch) when they run, so that their
+help and usage errors answer at once; the defaults the help shows are copied here, and
+a test checks them against :class:`~painterly.video.render.VideoSettings`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config.settings import make_config
 from ..errors import ImageError
-from ..video import clips, flow
-from ..video.chunking import Chunking
-from ..video.parallel import ChunkProgress, videos
-from ..video.render import FrameProgress, VideoResult, VideoSettings, render
+from ..video.flow import DIS_PRESETS
 from . import signals
 from .options import config_options
 from .progress import Bar
+
+if TYPE_CHECKING:
+    from ..video.parallel import ChunkProgress
+    from ..video.render import FrameProgress, VideoResult, VideoSettings
+
+TEMPORAL_WEIGHT = 50.0  # VideoSettings.temporal_weight
+FRAME_ITERATIONS = 20  # VideoSettings.frame_iterations
 
 
 class _FrameBar:
@@ -36,6 +45,9 @@ class _FrameBar:
 
 
 def _settings(options: dict[str, Any]) -> VideoSettings:
+    from ..video import flow
+    from ..video.render import VideoSettings
+
     defaults = VideoSettings()
     chosen = {k: v for k, v in options.items() if v is not None}
     preset = chosen.pop("flow_preset", None)
@@ -70,16 +82,16 @@ def _settings(options: dict[str, Any]) -> VideoSettings:
 @click.option(
     "--temporal-weight",
     type=float,
-    help=f"weight of the temporal loss  [default: {VideoSettings.temporal_weight:g}]",
+    help=f"weight of the temporal loss  [default: {TEMPORAL_WEIGHT:g}]",
 )
 @click.option(
     "--frame-iterations",
     type=int,
-    help=f"steps of each warm-started frame  [default: {VideoSettings.frame_iterations}]",
+    help=f"steps of each warm-started frame  [default: {FRAME_ITERATIONS}]",
 )
 @click.option("--long-term/--no-long-term", default=None, help="also hold to frames t-2, t-4")
 @click.option("--passes", type=int, help="passes over the clip, alternating  [default: 1]")
-@click.option("--flow-preset", type=click.Choice(flow.DIS_PRESETS), help="DIS preset")
+@click.option("--flow-preset", type=click.Choice(DIS_PRESETS), help="DIS preset")
 @click.option("--independent", is_flag=True, help="each frame on its own (flickers; to compare)")
 @click.option("--workers", type=int, help="chunks and clips on N local Dask worker processes")
 @click.option("--cluster", metavar="ADDR", help="chunks and clips on the Dask scheduler ADDR")
@@ -123,6 +135,10 @@ def video(
     """
     if bool(styles) == (model is not None):
         raise click.UsageError("give STYLE images or --model, one of the two")
+    from ..video import clips
+    from ..video.chunking import Chunking
+    from ..video.render import render
+
     names = ("temporal_weight", "frame_iterations", "long_term", "passes", "flow_preset")
     settings = _settings({k: options.pop(k) for k in (*names, "independent")})
     if model is not None:
@@ -196,6 +212,7 @@ def _chunked(
     options: dict[str, Any],
 ) -> int:
     """Clips in chunks: a line per chunk event, a summary per clip."""
+    from ..video.parallel import videos
 
     def tell(info: ChunkProgress) -> None:
         if not quiet and info.state != "started":
@@ -232,7 +249,7 @@ def _chunked(
 @click.argument("source", metavar="INPUT")
 @click.argument("output", metavar="OUTPUT")
 @click.option("--frames", "span", metavar="A:B", help="the frames of INPUT that OUTPUT holds")
-@click.option("--flow-preset", type=click.Choice(flow.DIS_PRESETS), default="medium")
+@click.option("--flow-preset", type=click.Choice(DIS_PRESETS), default="medium")
 def video_score(source: str, output: str, span: str | None, flow_preset: str) -> None:
     """The warping error of OUTPUT, flow taken on INPUT (both videos, folders or globs):
     the mean squared difference (RGB 0-1) between each frame and the next one warped
@@ -243,6 +260,8 @@ def video_score(source: str, output: str, span: str | None, flow_preset: str) ->
     Example:
       painterly video-score clip.mp4 painted.mp4
     """
+    from ..video import clips, flow
+
     out = clips.read_clip(output, None)
     side = max(out.frames[0].shape[:2])
     frames = clips.parse_range(span) if span else (None, None)

@@ -19,13 +19,15 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import WeightsError
 from ..files import atomic
 from .layers import CONV_NAMES as CONV_LAYERS
 from .layers import LAYERS
+
+if TYPE_CHECKING:  # the specs need no PyTorch: the command line's help reads them
+    import torch
 
 
 def _torchvision_index() -> dict[str, int]:
@@ -189,6 +191,8 @@ def _torch_load(path: Path) -> object:
             f"weights file '{path}' is not a PyTorch file (neither a zip archive nor a "
             "pickle): give VGG-19's .bin, .pth or .safetensors file"
         )
+    import torch
+
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols
             warnings.simplefilter("ignore", UserWarning)
@@ -259,7 +263,7 @@ def _checked(
             f"weights file '{path}': layer '{name}' has shape {tuple(weight.shape)}, "
             "expected out×in×3×3: is this a VGG-19 file?"
         )
-    if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+    if not (weight.isfinite().all() and bias.isfinite().all()):
         raise WeightsError(f"weights file '{path}': layer '{name}' holds NaN or inf values")
     return weight.float().contiguous(), bias.float().contiguous()
 
