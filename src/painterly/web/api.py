@@ -17,9 +17,9 @@ from starlette.types import Receive, Scope, Send
 from ..errors import PainterlyError
 from .form import FormError, validate, with_regions
 from .jobs import Job, QueueClosed, QueueFull
+from .refusals import Unwritable, UploadRejected, scrub
 from .shapes import check_shapes
 from .state import Studio, studio
-from .store import UploadRejected, scrub
 
 MAX_JSON = 64 * 1024
 EVENT_ID = re.compile(r"^[0-9]{1,9}$")
@@ -48,7 +48,7 @@ async def upload(request: Request) -> Response:
         await form.close()  # the spooled temporary file goes now
     try:
         saved = await run_in_threadpool(st.store.save_upload, data, st.jobs.in_use())
-    except UploadRejected as exc:
+    except (UploadRejected, Unwritable) as exc:
         return error(exc.status, str(exc))
     return JSONResponse(saved, status_code=201)
 
@@ -68,6 +68,10 @@ async def submit(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     st = studio(request)
+    try:
+        await run_in_threadpool(st.store.check_writable)
+    except Unwritable as exc:
+        return error(exc.status, str(exc))
     try:
         job = await run_in_threadpool(build_job, st, body, st.store.new_run_id())
     except FormError as exc:
@@ -179,14 +183,17 @@ async def result_file(request: Request) -> Response:
         folder = store.run_dir(request.path_params["run_id"])
     except PainterlyError as exc:
         return error(404, str(exc))
-    if name not in ("image.png", "record.json") or not (folder / "record.json").is_file():
+    if name not in ("image.png", "record.json"):
         return error(404, "no such file")
+    try:  # a damaged run is not in the gallery, nor are its files
+        record = await run_in_threadpool(store.record, folder.name)
+    except PainterlyError as exc:
+        return error(404, str(exc))
     filename = f"painterly-{folder.name}.{'png' if name == 'image.png' else 'json'}"
     disposition = "attachment" if "download" in request.query_params else "inline"
     headers = {"content-disposition": f'{disposition}; filename="{filename}"'}
     if name == "image.png":
         return FileResponse(folder / name, headers=headers)
-    record = await run_in_threadpool(store.record, folder.name)
     return JSONResponse(record, headers=headers)
 
 
