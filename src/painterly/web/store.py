@@ -55,11 +55,16 @@ EXTENSIONS = {
 
 @dataclass(frozen=True)
 class Limits:
-    """What an upload may be, and how much room all uploads may take."""
+    """What an upload may be, how much room all uploads may take, and how many are
+    decoded at once (in full, 4 bytes a pixel: 160 MB for 40 MP) with how many more
+    waiting their turn, bodies read (beyond, 503 and Retry-After)."""
 
     max_bytes: int = 20 * 2**20
     max_pixels: int = 40_000_000
     max_total_bytes: int = 1024 * 2**20
+    decoding: int = 1
+    waiting: int = 3
+    retry_after: int = 2  # seconds a client told to wait is told
 
 
 @dataclass(frozen=True)
