@@ -191,6 +191,13 @@ def efficiency(values: Any) -> str:
     return f"{values[0] / values[1] / values[2]:.0%}"
 
 
+def _first_answers(answers: Any) -> str:
+    """How a burst of uploads was first answered: ``4 × 201, 16 × 503``."""
+    firsts = [str(a[0]) for a in answers if a]
+    counts = {code: firsts.count(code) for code in dict.fromkeys(sorted(firsts))}
+    return ", ".join(f"{n} × {code}" for code, n in counts.items())
+
+
 def _errors(clip: str, error: str, seconds: str) -> tuple[Column, ...]:
     """The seams, inside and whole-clip errors of ``clip``, and its seconds."""
     keys = (f"{clip}.{error}_seams", f"{clip}.{error}_inside", f"{clip}.{error}")
@@ -474,6 +481,20 @@ VIEWS: dict[str, dict[str, View]] = {
                 Column("bytes per item", "bytes", "{:,}"),
                 Column("items / h one client passes", "items_per_hour_limit", "{:,.0f}"),
                 Column("workers it keeps busy", "workers_limit", "{:,.0f}"),
+            ),
+        ),
+    },
+    "uploads": {
+        "uploads": Table(
+            "uploads",
+            (
+                Column("file (KiB)", "file_kib", "{:.0f}"),
+                Column("first answers", "answers", _first_answers),
+                Column("wall (s)", "wall_s", "{:.1f}"),
+                Column("RSS before (MiB)", "before_mib.VmRSS", "{:,.0f}"),
+                Column("RSS after (MiB)", "after_mib.VmRSS", "{:,.0f}"),
+                Column("5 s later (MiB)", "settled_mib.VmRSS", "{:,.0f}"),
+                Column("peak (MiB)", "settled_mib.VmHWM", "{:,.0f}"),
             ),
         ),
     },

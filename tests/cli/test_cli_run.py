@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ from PIL import Image
 
 from helpers import FailsWith
 from painterly.cli import main
+from painterly.cluster import runners
+from painterly.errors import PainterlyError
 
 FAST = ["--iterations", "2", "--seed", "0", "-q"]
 
@@ -141,3 +146,49 @@ def test_score_of_a_dot(fails_with: FailsWith, tmp_path: Path, content_path: Pat
     Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
     argv = ["score", str(tmp_path / "dot.png"), str(content_path), str(content_path)]
     fails_with(argv, "scoring needs at least 16×16 px")
+
+
+class _Stderr(logging.Handler):
+    """Log records on whatever ``sys.stderr`` is when they come (capsys's, in a test)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"painterly: {record.getMessage()}\n")
+
+
+@pytest.fixture
+def notes_on_stderr() -> Iterator[None]:
+    """The library's notes on stderr, as the command line shows them (under pytest its
+    own handlers hold the root logger, so the command's logging setup adds none)."""
+    handler = _Stderr(logging.WARNING)
+    logger = logging.getLogger("painterly")
+    logger.addHandler(handler)
+    yield
+    logger.removeHandler(handler)
+
+
+def test_a_refusal_during_a_run_prints_only_its_error(
+    notes_on_stderr: None, fails_with: FailsWith, shapes: Path, content_path: Path
+) -> None:
+    # The 40×30 painting is smaller than the 64 px run asks: a note, unless refused.
+    argv = ["stylize", str(content_path), str(shapes / "photo.png"), "-o", str(shapes / "o.png")]
+    collapse = ["--size", "64", "--precision", "fp32", "--style-weight", "1e37", *FAST]
+    fails_with([*argv, *collapse], "the pixels became NaN at step")
+    assert not (shapes / "o.png").exists()
+
+
+def test_a_refused_grid_prints_only_its_error(
+    notes_on_stderr: None,
+    fails_with: FailsWith,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+) -> None:
+    # One painting: the article's grid leaves its blend out, a note, unless refused.
+    def unreachable(workers: int | None, cluster: str | None) -> None:
+        raise PainterlyError(f"cannot reach a Dask scheduler at '{cluster}'")
+
+    monkeypatch.setattr(runners, "open_runner", unreachable)
+    argv = ["experiment", str(content_path), str(style_path), "-o", str(tmp_path / "grid")]
+    argv += ["--size", "32", "--iterations", "1", "-q", "--cluster", "tcp://127.0.0.1:9"]
+    fails_with(argv, "cannot reach a Dask scheduler")

@@ -3,6 +3,7 @@ update on, with lines written above it."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import pytest
@@ -54,3 +55,21 @@ def test_a_work_bar_shows_the_share_done(
     bar.close()
     err = capsys.readouterr().err
     assert " 25%|" in err and " 75%|" in err and "step 3/4" in err
+
+
+def test_log_lines_go_above_the_bar(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _terminal(monkeypatch, True)
+    console = logging.StreamHandler(sys.stderr)  # as the command line's logging setup
+    logging.getLogger().addHandler(console)
+    try:
+        bar = Bar.of_work()
+        bar.show(50.0, "step 5/10")
+        logging.getLogger("painterly.test").warning("a note")
+        bar.close()
+        logging.getLogger("painterly.test").warning("after the bar")
+    finally:
+        logging.getLogger().removeHandler(console)
+    parts = [part for line in capsys.readouterr().err.split("\n") for part in line.split("\r")]
+    assert "a note" in parts and "after the bar" in parts  # each on a line of its own

@@ -3,10 +3,12 @@
 A bar is drawn on stderr only when stderr is a terminal and the command is not quiet
 (a log or a pipe gets the commands' lines alone), and only from its first update on,
 so that what an earlier run left done (frames, items) does not count in its pace.
+While it is drawn, the log's lines (the library's notes) are written above it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -27,6 +29,7 @@ class Bar:
         self.shown = not quiet and sys.stderr.isatty()
         self.options = {"dynamic_ncols": True, **options}
         self._bar: Any = None
+        self._logging = contextlib.ExitStack()  # the log sent above the bar while drawn
 
     @classmethod
     def of_work(cls, quiet: bool = False) -> Bar:
@@ -39,8 +42,10 @@ class Bar:
             return
         if self._bar is None:
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
             given = {} if total is None else {"total": total}
+            self._logging.enter_context(logging_redirect_tqdm())
             self._bar = tqdm(initial=done, **{**self.options, **given})
         elif total is not None:
             self._bar.total = total
@@ -60,3 +65,4 @@ class Bar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+            self._logging.close()

@@ -95,10 +95,9 @@ def serve(
     from ..web.form import FormLimits
     from ..web.guard import Access, is_loopback
     from ..web.server import make_server
-    from ..web.store import Limits
+    from ..web.store import Limits, prepare
 
-    if results.exists() and not results.is_dir():
-        raise PainterlyError(f"--results '{results}' is a file: give a folder")
+    prepare(results, "--results")  # before serving: one line, not a failure per request
     if token is not None and len(token) < 8:
         raise PainterlyError("--token is too short: give at least 8 characters")
     if token is None and not is_loopback(host):

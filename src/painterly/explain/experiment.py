@@ -297,19 +297,20 @@ def run_grid(  # noqa: PLR0913 (the grid, where it runs, and its notes)
 ) -> GridResult:
     """Run every cell of a grid into folder ``out``, cells already there reused: in this
     process, on a Dask ``LocalCluster`` of ``workers`` or on the scheduler ``cluster``.
-    ``notes`` (e.g. :func:`article_notes`) are logged once the grid is accepted, so a
-    refusal is one line. A run that fails is in the result's ``failed`` with its error,
-    and the others go on (a rerun runs only what is not finished)."""
+    ``notes`` (e.g. :func:`article_notes`) are logged once the grid is accepted and its
+    runner started, so a refusal is one line. A run that fails is in the result's
+    ``failed`` with its error, and the others go on (a rerun runs only what is not
+    finished)."""
     runners.check_places(workers, cluster)
     grid = plan_grid(content, styles, runs, out, preset, base)
     if cluster is None:
         for name in {cfg.weights for cfg in grid.configs}:
             weights.resolve(name)  # on a cluster, each worker's own weights count
-    for note in notes:
-        log.warning("%s", note)
     todo = any(record is None for record in grid.records)
     runner = runners.open_runner(workers, cluster) if todo else runners.InProcess()
     try:
+        for note in notes:  # once the runner is there: a scheduler out of reach is one line
+            log.warning("%s", note)
         return run_grid_on(runner, grid, events)
     finally:
         runner.close()

@@ -116,7 +116,6 @@ def run(
     weights = load_weights(cfg.weights)
     net = build_network(cfg, weights, inputs.content, plan[0][0], device, precision=precision)
     evaluator = Evaluator(net, device, precision, cache=cache)
-    warn_upscale(cfg, inputs.styles, plan[-1][0])  # once the run is accepted: a refusal is one line
     seed = cfg.seed if cfg.seed is not None else int.from_bytes(os.urandom(4), "little")
     generator = torch.Generator().manual_seed(seed)
     history = fit.history if cfg.optimizer == "lbfgs" else cfg.lbfgs_history
@@ -153,6 +152,9 @@ def run(
                 break
             rate = seconds_per_pixel_step(loop.history, index, hw[0] * hw[1]) or rate
     assert image is not None
+    # Once the run has ended: a refusal, even one during the run (pixels that became
+    # NaN), is then one line.
+    warn_upscale(cfg, inputs.styles, plan[-1][0])
     painting = inputs.painting(image.detach().cpu().clamp(0, 1))
     photo = images.resize(inputs.photo, (painting.shape[-2], painting.shape[-1]))
     return Result(

@@ -5,7 +5,8 @@
 - ``form``: the parameters a page may send and their validation into a Config;
   ``shapes``: size checks at submission;
 - ``jobs``: the queue of runs in threads; ``store``: uploads, results and the queue on
-  disk; ``inside``: feature maps drawn on demand;
+  disk; ``refusals``: what is refused, in words without server paths; ``inside``:
+  feature maps drawn on demand;
 - ``guard``: who may talk to the studio; ``server``: uvicorn with limits and a clean stop;
 - ``static``: the page.
 """

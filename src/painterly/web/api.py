@@ -17,9 +17,9 @@ from starlette.types import Receive, Scope, Send
 from ..errors import PainterlyError
 from .form import FormError, validate, with_regions
 from .jobs import Job, QueueClosed, QueueFull
+from .refusals import Unwritable, UploadRejected, scrub
 from .shapes import check_shapes
 from .state import Studio, studio
-from .store import UploadRejected, scrub
 
 MAX_JSON = 64 * 1024
 EVENT_ID = re.compile(r"^[0-9]{1,9}$")
@@ -30,6 +30,8 @@ def error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 async def upload(request: Request) -> Response:
+    """Store an image. Its size is checked from the header and its bytes looked up
+    before anything is decoded; decodes are bounded (see :class:`~.store.Limits`)."""
     st = studio(request)
     limits = st.store.limits
     length = request.headers.get("content-length", "")
@@ -38,19 +40,35 @@ async def upload(request: Request) -> Response:
     declared = int(length)
     if declared > limits.max_bytes + 64 * 1024:
         return error(413, st.store.too_big(declared))
+    if st.uploads_pending >= limits.decoding + limits.waiting:
+        busy = error(503, "the studio is checking other uploads: send it again in a moment")
+        busy.headers["retry-after"] = str(limits.retry_after)
+        return busy
+    st.uploads_pending += 1
+    try:
+        return await _upload(request, st)
+    finally:
+        st.uploads_pending -= 1
+
+
+async def _upload(request: Request, st: Studio) -> Response:
     form = await request.form(max_files=1, max_fields=2)
     try:
         file = form.get("file")
         if file is None or isinstance(file, str):
             return error(400, "send the image as the form field 'file'")
-        data = await file.read(limits.max_bytes + 1)
+        data = await file.read(st.store.limits.max_bytes + 1)
     finally:
         await form.close()  # the spooled temporary file goes now
     try:
-        saved = await run_in_threadpool(st.store.save_upload, data, st.jobs.in_use())
-    except UploadRejected as exc:
+        seen = await run_in_threadpool(st.store.inspect, data)
+        if not await run_in_threadpool(st.store.find, seen):
+            loop = asyncio.get_running_loop()
+            in_use = st.jobs.in_use()
+            await loop.run_in_executor(st.upload_pool, st.store.keep, seen, data, in_use)
+    except (UploadRejected, Unwritable) as exc:
         return error(exc.status, str(exc))
-    return JSONResponse(saved, status_code=201)
+    return JSONResponse(seen.answer(), status_code=201)
 
 
 async def image(request: Request) -> Response:
@@ -68,6 +86,10 @@ async def submit(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     st = studio(request)
+    try:
+        await run_in_threadpool(st.store.check_writable)
+    except Unwritable as exc:
+        return error(exc.status, str(exc))
     try:
         job = await run_in_threadpool(build_job, st, body, st.store.new_run_id())
     except FormError as exc:
@@ -179,14 +201,17 @@ async def result_file(request: Request) -> Response:
         folder = store.run_dir(request.path_params["run_id"])
     except PainterlyError as exc:
         return error(404, str(exc))
-    if name not in ("image.png", "record.json") or not (folder / "record.json").is_file():
+    if name not in ("image.png", "record.json"):
         return error(404, "no such file")
+    try:  # a damaged run is not in the gallery, nor are its files
+        record = await run_in_threadpool(store.record, folder.name)
+    except PainterlyError as exc:
+        return error(404, str(exc))
     filename = f"painterly-{folder.name}.{'png' if name == 'image.png' else 'json'}"
     disposition = "attachment" if "download" in request.query_params else "inline"
     headers = {"content-disposition": f'{disposition}; filename="{filename}"'}
     if name == "image.png":
         return FileResponse(folder / name, headers=headers)
-    record = await run_in_threadpool(store.record, folder.name)
     return JSONResponse(record, headers=headers)
 
 

@@ -107,6 +107,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     if not st.jobs.join(STOP_WAIT):
         log.warning("a run did not stop in time: it stays queued for the next start")
     st.inside_pool.shutdown(wait=False, cancel_futures=True)
+    st.upload_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def restore(st: Studio) -> None:

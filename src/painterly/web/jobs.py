@@ -22,7 +22,8 @@ from ..errors import PainterlyError
 from ..files import images
 from ..transfer.result import Result
 from ..transfer.run import Progress, run
-from .store import DiskFull, Store, scrub
+from .refusals import Unwritable, scrub
+from .store import Store
 
 log = logging.getLogger(__name__)
 PREVIEW_SIDE = 320  # longest side of the live preview
@@ -209,7 +210,7 @@ class JobQueue:
                 job.config, content, styles, progress=lambda p: _step(job, p), **told
             )
             job.result = self.store.save_run(job.id, result, job.form, job.stopped_by)
-        except (PainterlyError, DiskFull) as exc:
+        except (PainterlyError, Unwritable) as exc:
             self._fail(job, scrub(str(exc)))
             return
         except Exception as exc:  # a bug: keep serving, say what happened

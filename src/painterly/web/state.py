@@ -34,10 +34,16 @@ class Studio:
     inside_waiting: int = 2  # "See inside" drawings that may wait for the one running
     open_streams: int = 0
     inside_pending: int = 0
+    uploads_pending: int = 0  # uploads between their first byte and their answer
     stopping: threading.Event = field(default_factory=threading.Event)
     inside_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="painterly-inside")
     )
+    upload_pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        at_once = self.store.limits.decoding
+        self.upload_pool = ThreadPoolExecutor(at_once, thread_name_prefix="painterly-upload")
 
     def stop(self) -> None:
         """At a stop signal: end the event streams, take no more jobs and interrupt the

@@ -16,7 +16,7 @@ are then looked up in this folder or the bundle.
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import hashlib
 import io
 import json
@@ -38,6 +38,7 @@ from ..files import atomic, images
 from ..files.pairs import write_json
 from ..files.samples import BUNDLED, MASKS, bundled
 from ..transfer.result import Result
+from .refusals import NOT_AN_IMAGE, UploadRejected, scrub, scrub_all, unwritable
 
 log = logging.getLogger(__name__)
 UPLOAD_ID = re.compile(r"^u-[0-9a-f]{32}\.(png|jpg|webp|tif|bmp|gif)$")
@@ -50,54 +51,40 @@ EXTENSIONS = {
     "BMP": "bmp",
     "GIF": "gif",
 }
-# An absolute path inside a message or record (a POSIX one, or C:\… on Windows).
-PATH = re.compile(r"(?:[A-Za-z]:\\|/)[^\s'\"=:,;()\[\]{}]*[/\\]([^\s'\"/\\,;()\[\]{}]+)")
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What an upload may be, and how much room all uploads may take."""
+    """What an upload may be, how much room all uploads may take, and how many are
+    decoded at once (in full, 4 bytes a pixel: 160 MB for 40 MP) with how many more
+    waiting their turn, bodies read (beyond, 503 and Retry-After)."""
 
     max_bytes: int = 20 * 2**20
     max_pixels: int = 40_000_000
     max_total_bytes: int = 1024 * 2**20
+    decoding: int = 1
+    waiting: int = 3
+    retry_after: int = 2  # seconds a client told to wait is told
 
 
-class UploadRejected(Exception):
-    """An upload that is too large or not an image; ``status`` is the HTTP answer."""
+@dataclass(frozen=True)
+class Upload:
+    """An upload seen by its header: the id it is stored under and its size."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+    name: str
+    width: int
+    height: int
 
-
-class DiskFull(Exception):
-    """The results folder's disk has no room left for what had to be written."""
-
-
-def scrub(text: str) -> str:
-    """``text`` with every absolute path replaced by its last part (a file's name).
-
-    >>> scrub("cannot read '/srv/results/uploads/u-1.png': truncated")
-    "cannot read 'u-1.png': truncated"
-    """
-    return PATH.sub(lambda m: m.group(1), text)
+    def answer(self) -> dict[str, Any]:
+        return {"id": self.name, "width": self.width, "height": self.height}
 
 
-def scrub_all(data: Any) -> Any:
-    """A JSON value with :func:`scrub` applied to every string in it."""
-    if isinstance(data, str):
-        return scrub(data)
-    if isinstance(data, list):
-        return [scrub_all(v) for v in data]
-    if isinstance(data, dict):
-        return {k: scrub_all(v) for k, v in data.items()}
-    return data
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+def prepare(root: Path, what: str = "results") -> None:
+    """Create the results folder and its ``uploads`` and ``runs``, checking that files
+    can be written in each; else raise :class:`~painterly.errors.OutputError` in one
+    line naming the folder and the fix."""
+    for folder in (root, root / "uploads", root / "runs"):
+        atomic.make_folder(folder, what)
 
 
 class Store:
@@ -109,8 +96,8 @@ class Store:
         self.uploads = root / "uploads"
         self.runs = root / "runs"
         self.queue_file = root / "queue.json"
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        self.runs.mkdir(parents=True, exist_ok=True)
+        self.reported: set[str] = set()  # damaged run folders already logged
+        prepare(root)
 
     def clean_leftovers(self) -> list[str]:
         """Remove what a killed server left half-written; return the names removed."""
@@ -130,54 +117,70 @@ class Store:
     def save_upload(self, data: bytes, in_use: Collection[str] = ()) -> dict[str, Any]:
         """Check bytes by their content and store them under their hash: the same bytes
         get the same id. Older uploads that no run in ``in_use`` needs make room."""
+        upload = self.inspect(data)
+        self.keep(upload, data, in_use)
+        return upload.answer()
+
+    def inspect(self, data: bytes) -> Upload:
+        """An upload's id and size from its bytes and its header alone (nothing is
+        decoded): raise :class:`UploadRejected` for one too large or not an image."""
         if len(data) > self.limits.max_bytes:
             raise UploadRejected(413, self.too_big(len(data)))
-        fmt, (w, h) = self._check_image(data)
-        name = f"u-{hashlib.sha256(data).hexdigest()[:32]}.{EXTENSIONS[fmt]}"
-        path = self.uploads / name
-        if path.is_file():
-            os.utime(path)  # used again: the last to go
-            return {"id": name, "width": w, "height": h}
-        self._make_room(len(data), in_use)
-        try:
-            images.atomic_write(path, lambda tmp: tmp.write_bytes(data))
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise UploadRejected(
-                    507, "the server's disk is full: the upload was not kept"
-                ) from None
-            raise
-        return {"id": name, "width": w, "height": h}
-
-    def _check_image(self, data: bytes) -> tuple[str, tuple[int, int]]:
-        """The format and size of an image, decoded in full (a truncated file fails)."""
         try:
             with Image.open(io.BytesIO(data)) as img:
                 fmt, (w, h) = img.format or "", img.size
-                if w * h > self.limits.max_pixels:
-                    raise UploadRejected(
-                        413,
-                        f"the image is {w}×{h} ({w * h / 1e6:.0f} MP), over the "
-                        f"{self.limits.max_pixels / 1e6:.0f} MP limit: downscale it first",
-                    )
-                if fmt == "JPEG":  # decode at 1/8 scale: every byte is still read
-                    img.draft("RGB", (max(1, w // 8), max(1, h // 8)))
-                img.load()
-        except UploadRejected:
-            raise
         except Image.DecompressionBombError:
-            limit = self.limits.max_pixels / 1e6
-            message = f"the image has too many pixels: the limit is {limit:.0f} MP"
-            raise UploadRejected(413, message) from None
+            raise UploadRejected(413, self._too_many_pixels()) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise UploadRejected(
-                415,
-                "that file is not an image painterly can read, or it is cut short: "
-                "upload a whole PNG, JPEG or WebP",
-            ) from None
+            raise UploadRejected(415, NOT_AN_IMAGE) from None
+        if w * h > self.limits.max_pixels:
+            raise UploadRejected(413, self._too_many_pixels(w, h))
         if fmt not in EXTENSIONS:
             raise UploadRejected(415, f"{fmt} images are not accepted: upload a PNG, JPEG or WebP")
-        return fmt, (w, h)
+        name = f"u-{hashlib.sha256(data).hexdigest()[:32]}.{EXTENSIONS[fmt]}"
+        return Upload(name, w, h)
+
+    def find(self, upload: Upload) -> bool:
+        """Whether these bytes are stored already; if so they are marked used again (the
+        last to go when room is made)."""
+        path = self.uploads / upload.name
+        if not path.is_file():
+            return False
+        with contextlib.suppress(OSError):  # a read-only folder: the order is not worth a refusal
+            os.utime(path)
+        return True
+
+    def keep(self, upload: Upload, data: bytes, in_use: Collection[str] = ()) -> None:
+        """Decode an inspected upload in full (a cut-short file fails) and store it,
+        unless it is stored already; raise :class:`UploadRejected` or
+        :class:`Unwritable`."""
+        if self.find(upload):
+            return
+        self._decode(data)
+        try:
+            self._make_room(len(data), in_use)
+            images.atomic_write(self.uploads / upload.name, lambda tmp: tmp.write_bytes(data))
+        except OSError as exc:
+            raise unwritable(exc, "the upload was not kept") from None
+
+    def _decode(self, data: bytes) -> None:
+        """Decode an image in full: JPEGs at 1/8 scale, which still reads every byte."""
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                if img.format == "JPEG":
+                    w, h = img.size
+                    img.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                img.load()
+        except Image.DecompressionBombError:
+            raise UploadRejected(413, self._too_many_pixels()) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise UploadRejected(415, NOT_AN_IMAGE) from None
+
+    def _too_many_pixels(self, w: int = 0, h: int = 0) -> str:
+        limit = f"the {self.limits.max_pixels / 1e6:.0f} MP limit"
+        if not w:
+            return f"the image has too many pixels, over {limit}: downscale it first"
+        return f"the image is {w}×{h} ({w * h / 1e6:.0f} MP), over {limit}: downscale it first"
 
     def _make_room(self, size: int, in_use: Collection[str]) -> None:
         """Delete the least recently used uploads no waiting run needs until ``size``
@@ -235,49 +238,73 @@ class Store:
             raise ImageError(f"unknown run '{run_id[:80]}'")
         return self.runs / run_id
 
+    def check_writable(self) -> None:
+        """Raise :class:`Unwritable` if a run's picture could not be saved now, so that
+        it is refused before it runs rather than failing at its end."""
+        failure = atomic.probe(self.runs)
+        if failure is not None:
+            raise unwritable(failure, "the run would not be saved, so it was not started")
+
     def save_run(
         self, run_id: str, result: Result, form: dict[str, Any], stopped_by: str | None = None
     ) -> dict[str, Any]:
         """Write a run's image and record into a hidden folder, then rename it into
-        place: the gallery sees the run whole or not at all. Raise DiskFull when the
-        disk has no room (nothing is left behind). ``stopped_by`` says who interrupted it."""
+        place: the gallery sees the run whole or not at all. Raise :class:`Unwritable`
+        when that fails (the hidden folder is removed at once). ``stopped_by`` says who
+        interrupted it."""
         folder = self.run_dir(run_id)
         part = self.runs / f".{run_id}.part"
         record = {**result.record(), "id": run_id, "form": form, "history": result.history_dicts()}
         record["stopped_by"] = stopped_by
+        picture = part / "image.png"
         try:
             part.mkdir(exist_ok=True)
-            images.save_image(result.image, part / "image.png")
+            images.atomic_write(picture, images.image_writer(result.image, picture))
             write_json(part / "record.json", record)
             atomic.fsync_folder(part)
             part.rename(folder)
             atomic.fsync_folder(self.runs)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(part, ignore_errors=True)
-            if is_disk_full(exc):
-                raise DiskFull(
-                    "the server's disk is full: the picture could not be saved"
-                ) from None
+            if isinstance(exc, OSError):
+                raise unwritable(exc, "the picture could not be saved") from None
             raise
         return summary(record)
 
     def record(self, run_id: str) -> dict[str, Any]:
-        """A run's record as the studio serves it: without server paths."""
+        """A finished run's record as the studio serves it, without server paths; raise
+        :class:`~painterly.errors.ImageError` for an unknown or damaged run."""
         folder = self.run_dir(run_id)
-        data = json.loads((folder / "record.json").read_text())
-        return dict(scrub_all(data))
+        record = self._finished(folder)
+        if record is None:
+            raise ImageError(f"unknown run '{run_id[:80]}'")
+        return dict(scrub_all(record))
 
     def list_runs(self) -> list[dict[str, Any]]:
-        """Every complete run, newest first (a run without its record is skipped)."""
+        """Every finished run, newest first; damaged ones are left out (and logged)."""
         found = []
         for folder in sorted(self.runs.iterdir(), reverse=True):
-            record_path = folder / "record.json"
-            if RUN_ID.match(folder.name) and record_path.is_file():
-                try:
-                    found.append(summary(json.loads(record_path.read_text())))
-                except (OSError, ValueError, KeyError):
-                    continue
+            if RUN_ID.match(folder.name) and folder.is_dir():
+                record = self._finished(folder)
+                if record is not None:
+                    found.append(summary(record))
         return found
+
+    def _finished(self, folder: Path) -> dict[str, Any] | None:
+        """A run folder's record if the run is whole (its record readable and complete,
+        its picture there), else ``None``, logged once per folder."""
+        try:
+            record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+            summary(record)  # every field the gallery shows is there
+            if not (folder / "image.png").is_file():
+                raise FileNotFoundError("its image.png is missing")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            if folder.name not in self.reported:
+                self.reported.add(folder.name)
+                log.warning("run %s is left out of the gallery: %s", folder.name, _damage(exc))
+            return None
+        self.reported.discard(folder.name)
+        return dict(record)
 
     # --- the queue ----------------------------------------------------------
 
@@ -299,6 +326,17 @@ class Store:
         return (
             [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
         )
+
+
+def _damage(exc: Exception) -> str:
+    """What is wrong with a run folder, in words."""
+    if isinstance(exc, KeyError):
+        return f"its record has no {exc}"
+    if isinstance(exc, (TypeError, AttributeError)):
+        return "its record.json does not hold a run's record"
+    if isinstance(exc, ValueError):
+        return f"its record.json is not readable JSON ({scrub(str(exc))})"
+    return scrub(str(exc))
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
