@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .fast.model import load_model
     from .fast.train import train
     from .transfer.result import Result
+    from .transfer.resume import Checkpoint
     from .transfer.run import Progress, stylize
     from .video.parallel import videos
     from .video.render import VideoSettings, video
@@ -54,6 +55,7 @@ _HOMES = {
     "load_model": ".fast.model",
     "train": ".fast.train",
     "Result": ".transfer.result",
+    "Checkpoint": ".transfer.resume",
     "Progress": ".transfer.run",
     "stylize": ".transfer.run",
     "videos": ".video.parallel",
@@ -77,6 +79,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BatchResult",
+    "Checkpoint",
     "Config",
     "PainterlyError",
     "Progress",

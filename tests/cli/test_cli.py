@@ -229,6 +229,39 @@ def test_ctrl_c_and_sigterm_keep_the_image_reached(
     assert Image.open(out).size == (48, 36)
 
 
+@pytest.mark.subprocess
+def test_a_stopped_run_continues_with_the_same_command(
+    tmp_path: Path, content_path: Path, style_path: Path
+) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "long.png"
+    argv = [*CLI, str(content_path), str(style_path), "-o", str(out), "--size", "96"]
+    argv += ["--iterations", "24", "--seed", "0", "--stop-tolerance", "0", "--save-every", "1"]
+    proc = subprocess.Popen([*argv, "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "long.step0010.png").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    checkpoint = tmp_path / "long.resume.safetensors"
+    assert checkpoint.is_file()
+    stopped = json.loads(out.with_suffix(".json").read_text())["steps"]
+    assert 10 <= stopped < 24
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "continuing from the checkpoint" in again.stderr
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["steps"] == 24 and not record["interrupted"]
+    assert not checkpoint.exists()  # finished and saved: nothing left to continue
+    changed = subprocess.run(
+        [*argv, "--restart", "-q"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert changed.returncode == 0 and "continuing" not in changed.stderr
+
+
 def test_controls_on_the_command_line(
     tmp_path: Path, content_path: Path, style_path: Path, style2_path: Path
 ) -> None:

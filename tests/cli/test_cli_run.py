@@ -79,6 +79,7 @@ def test_a_write_failing_at_the_end_saves_elsewhere(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
     content_path: Path,
     style_path: Path,
 ) -> None:
@@ -93,6 +94,8 @@ def test_a_write_failing_at_the_end_saves_elsewhere(
     out = tmp_path / "out.png"
     argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "32"]
     assert main([*argv, *FAST]) == 1
+    # The checkpoint could not be written either: said (once), and the run went on.
+    assert caplog.text.count("could not keep the checkpoint") == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"painterly: error: could not write '{out}' (the disk is full")
     spare = Path(err.rsplit("'", 2)[-2])

@@ -32,6 +32,11 @@ def plot_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.losses.png")
 
 
+def checkpoint_path(out: Path) -> Path:
+    """Where a run writing ``out`` keeps its checkpoint until the image is saved."""
+    return out.with_name(f"{out.stem}.resume.safetensors")
+
+
 def _describe(info: Progress) -> str:
     """The bar's words: the step, the size, the losses, and the tile within a step."""
     step = info.step + (info.tiles is not None)  # within a tiled step: the one under way
@@ -80,10 +85,15 @@ def execute(
     quality: int,
     bit_depth: int = 8,
     plot: bool = False,
+    restart: bool = False,
 ) -> Result:
-    """Validate everything, run, and save the image, its record and the loss plot."""
+    """Validate everything, run, and save the image, its record and the loss plot.
+
+    The run keeps a checkpoint beside ``out`` (see :func:`checkpoint_path`): stopped or
+    killed, the same command continues from it; ``restart`` starts afresh instead."""
     from ..explain import figures
     from ..files import images
+    from ..transfer.resume import Checkpoint
     from ..transfer.run import run
 
     images.check_output_path(out, bit_depth)
@@ -94,20 +104,30 @@ def execute(
     cfg = make_config(**cfg_args)
     reporter = _Reporter(out, quiet, save_every)
     callback: ProgressFn = reporter
+    checkpoint = Checkpoint(checkpoint_path(out))
+    if restart:
+        checkpoint.path.unlink(missing_ok=True)
     with signals.stops_the_run() as stopping:
         try:
-            result = run(cfg, content, styles, progress=callback)
+            result = run(cfg, content, styles, progress=callback, checkpoint=checkpoint)
         finally:
             reporter.close()
         stopping.done()  # from here a signal waits until the image is saved
         inputs = {"content": str(content), "styles": [str(s) for s in styles]}
         result.save_or_fallback(out, quality=quality, inputs=inputs, bit_depth=bit_depth)
+        if not result.interrupted:
+            checkpoint.path.unlink(missing_ok=True)  # finished and saved: nothing to continue
     if plot and result.history:
         title = f"{out.name}: losses per step (dotted: next size)"
         figures.save(figures.loss_curves({out.name: result.history_dicts()}, title), plot_path(out))
     if not quiet:
         losses = result.final_losses
-        state = "interrupted; kept the image reached so far" if result.interrupted else "done"
+        state = "done"
+        if result.interrupted:
+            state = (
+                "interrupted; kept the image reached so far, and the same command "
+                f"continues from {checkpoint.path.name}"
+            )
         click.echo(
             f"{out} ({state}: {len(result.history)} steps in {result.elapsed:.1f} s, "
             f"style loss {losses.get('style', math.nan):.4g}, "
@@ -161,6 +181,11 @@ _DEPTH = click.option(
 @_QUALITY
 @_DEPTH
 @click.option("--plot", is_flag=True, help="also write <output>.losses.png, the loss curves")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="start afresh instead of continuing a stopped run's <output>.resume.safetensors",
+)
 @_QUIET
 def stylize(
     content: Path,
@@ -172,6 +197,7 @@ def stylize(
     bit_depth: str,
     plot: bool,
     model: Path | None,
+    restart: bool,
     **cfg_args: Any,
 ) -> int:
     """Paint CONTENT in the style of one or more STYLE images.
@@ -182,13 +208,25 @@ def stylize(
       painterly stylize photo.jpg a.jpg b.jpg --style-weights 0.7 0.3 -o out.png
       painterly stylize photo.jpg a.jpg b.jpg --mask 0=sky.png -o out.png
       painterly stylize photo.jpg --model starry.safetensors -o out.png
+
+    Stopped (Ctrl-C, SIGTERM, a closed lid that killed it), the same command continues
+    from the last finished scale or the last checkpoint within one (every two minutes).
     """
     if model is not None or not styles:
         if model is None or styles:
             raise click.UsageError("give STYLE images or --model, one of the two")
         return fast.stylize_with(model, content, output, cfg_args, quality, int(bit_depth))
     result = execute(
-        cfg_args, content, list(styles), output, quiet, save_every, quality, int(bit_depth), plot
+        cfg_args,
+        content,
+        list(styles),
+        output,
+        quiet,
+        save_every,
+        quality,
+        int(bit_depth),
+        plot,
+        restart,
     )
     return 130 if result.interrupted else 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -37,6 +37,8 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], bool | None]  # return False to stop early
+# Called after each step with the loop, the scale's index and the pixels reached.
+StepFn = Callable[["Loop", int, torch.Tensor], None]
 Plan = list[tuple[tuple[int, int], int]]  # [((height, width), steps)], coarse to fine
 
 
@@ -165,7 +167,9 @@ def _finite(x: torch.Tensor) -> bool:
 class Loop:
     """Runs the optimiser at one scale after another of ``plan``, keeping the history
     and reporting progress; ``present`` turns the optimised pixels into the picture a
-    progress callback sees."""
+    progress callback sees. A run continued from a checkpoint passes the ``done`` steps'
+    records, L-BFGS's ``curvature`` then and its ``started`` time moved back by the
+    seconds spent; ``on_step`` sees the pixels after each step (to keep checkpoints)."""
 
     def __init__(
         self,
@@ -176,15 +180,20 @@ class Loop:
         present: Callable[[torch.Tensor], torch.Tensor] = _as_is,
         started: float | None = None,
         history: int | None = None,
+        done: Sequence[StepRecord] = (),
+        curvature: tuple[float, int] | None = None,
+        on_step: StepFn | None = None,
     ) -> None:
         self.cfg, self.progress, self.present = cfg, progress, present
+        self.on_step = on_step
         self.lbfgs_history = cfg.lbfgs_history if history is None else history
         self.total = sum(steps for _, steps in plan)  # steps planned
         self.planned = sum(costs(plan))  # pixel-steps planned
-        self.worked = 0  # pixel-steps done
-        self.history: list[StepRecord] = []
+        self.history: list[StepRecord] = list(done)
+        pixels = [h * w for (h, w), _ in plan]
+        self.worked = sum(pixels[r.scale] for r in done if r.scale < len(pixels))  # pixel-steps
         self.stopped = False
-        self.curvature: tuple[float, int] | None = None  # (L-BFGS's gamma, pixels)
+        self.curvature = curvature  # (L-BFGS's gamma, pixels)
         self.started = time.perf_counter() if started is None else started
 
     def elapsed(self) -> float:
@@ -226,6 +235,8 @@ class Loop:
                 average.update(x)
                 self._report(losses, scale, scales, average.value)
                 totals.append(losses["total"])
+                if self.on_step is not None:
+                    self.on_step(self, scale, average.value)
                 if self.stopped or self._levelled(totals):
                     break
         except KeyboardInterrupt:
@@ -233,6 +244,10 @@ class Loop:
         if opt.lbfgs is not None and opt.lbfgs.pairs:
             self.curvature = (opt.lbfgs.gamma, x.numel())
         return average.value
+
+    def steps_at(self, scale: int) -> int:
+        """The steps taken so far at the scale ``scale``."""
+        return sum(1 for record in self.history if record.scale == scale)
 
     def _gamma(self, x: torch.Tensor) -> float | None:
         """L-BFGS's scale of the inverse Hessian at the last scale, carried to this one.
