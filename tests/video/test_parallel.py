@@ -105,7 +105,7 @@ def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
     note = _noting(seen)
     (result,) = videos([clip6], [style_path], out, progress=note, **RUN)
     assert seen == [(0, "kept"), (1, "started"), (1, "done")]
-    assert result.frames == 6 and len(clips.read_clip(out, None).frames) == 6
+    assert result.frames == 6 and clips.open_clip(out, None).count == 6
     assert sorted(p.name for p in out.glob("*.png")) == [f"{t:06d}.png" for t in range(1, 7)]
     assert not (out / ".painterly-chunks").exists()
     record = result.record
@@ -138,7 +138,7 @@ def test_two_local_workers_make_a_video_and_stop(
     out = tmp_path / "out.mp4"
     argv = ["video", str(clip6), str(style_path), "-o", str(out), *FAST_ARGS, "--seed", "0"]
     assert main([*argv, "--workers", "2", "--chunk", "4", "--overlap", "2", "-q"]) == 0
-    assert len(clips.read_clip(out, None).frames) == 6
+    assert clips.open_clip(out, None).count == 6
     assert not (tmp_path / "out.mp4.frames").exists()
     chunks = json.loads(out.with_suffix(".json").read_text())["chunks"]
     workers = {c["worker"] for c in chunks.values()}

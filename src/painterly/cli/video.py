@@ -197,18 +197,19 @@ def video_score(source: str, output: str, span: str | None, flow_preset: str) ->
     Example:
       painterly video-score clip.mp4 painted.mp4
     """
-    out = clips.read_clip(output, None)
-    side = max(out.frames[0].shape[:2])
+    out = clips.open_clip(output, None)
     frames = clips.parse_range(span) if span else (None, None)
-    given = clips.read_clip(source, side, frames)
-    if len(given.frames) != len(out.frames) or given.frames[0].shape != out.frames[0].shape:
-        h, w = out.frames[0].shape[:2]
+    given = clips.open_clip(source, max(out.shape), frames)
+    if given.count != out.count or given.shape != out.shape:
+        h, w = out.shape
         raise ImageError(
-            f"output '{output}' has {len(out.frames)} frames of {w}×{h}, input '{source}' "
-            f"{len(given.frames)} of {given.frames[0].shape[1]}×{given.frames[0].shape[0]}: "
+            f"output '{output}' has {out.count} frames of {w}×{h}, input '{source}' "
+            f"{given.count} of {given.shape[1]}×{given.shape[0]}: "
             "give the input's --frames the output was made from"
         )
-    inputs = [clips.as_float(f) for f in given.frames]
-    outputs = [clips.as_float(f) for f in out.frames]
-    error, floor = flow.warping_errors(inputs, [outputs, inputs], flow.FlowSettings(flow_preset))
-    click.echo(f"warping error {error:.5f} (the input's own: {floor:.5f}; {len(inputs)} frames)")
+    pairs = (
+        (clips.as_float(i), [clips.as_float(o), clips.as_float(i)])
+        for i, o in zip(given.frames(), out.frames(), strict=True)
+    )
+    error, floor = flow.mean_errors(flow.pair_errors(pairs, flow.FlowSettings(flow_preset)), 2)
+    click.echo(f"warping error {error:.5f} (the input's own: {floor:.5f}; {given.count} frames)")
