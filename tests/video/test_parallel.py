@@ -127,8 +127,9 @@ def test_a_chunk_counts_as_done_only_when_its_pair_reads_back_whole(
     assert _stopped_after_a_chunk(clip6, style_path, out) == [(0, "started"), (0, "done")]
     other = tmp_path / "other.png"
     Image.open(style_path).transpose(Image.Transpose.ROTATE_180).save(other)
-    with pytest.raises(OutputError, match="holds chunks of another clip or other settings"):
+    with pytest.raises(OutputError, match="holds chunks made from other styles") as refused:
         videos([clip6], [other], out, **RUN)  # the same options, another painting
+    assert "starry_night.jpg" in str(refused.value) and "delete" not in str(refused.value)
 
 
 @pytest.mark.cluster

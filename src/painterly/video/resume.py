@@ -6,7 +6,7 @@ the SHA-256 of what its frames are read from (a video file, or the frame files c
 and of its styles, the config and the clip's settings. So the same clip is the same
 however its path is typed (``./frames``, ``frames/``, an absolute path), and a clip
 whose content changed is another one. The identity also keeps the resolved paths and
-the settings.
+the settings, so that a folder holding another run's work can say what differs.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from ..files import atomic
 from ..nn.weights import sha256_of
 from ..transfer.inputs import ImageLike
 from .clips import Clip
+
+SHOWN = 3  # differing options named in a refusal; the others are counted
 
 
 def clip_identity(
@@ -76,8 +78,9 @@ def style_entries(
 def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -> dict[str, Any]:
     """The state an earlier run with the same identity's key (in ``fresh``) saved in
     ``state_file`` (its identity brought up to date: the paths as typed now), or
-    ``fresh`` for a new run, after creating the folder ``make``; a folder holding
-    another clip's ``what`` (or anything else) is refused."""
+    ``fresh`` for a new run, after creating the folder ``make``. A folder holding
+    another run's ``what`` is refused, naming what differs; one holding anything else
+    too."""
     work = state_file.parent
     identity = fresh["identity"]
     if state_file.is_file():
@@ -85,8 +88,8 @@ def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -
         then = state.get("identity") or {}
         if then.get("key") != identity["key"]:
             raise OutputError(
-                f"'{work}' holds {what} of another clip or other settings: "
-                "delete it, or choose another output"
+                f"'{work}' holds {what} made from {'; '.join(differences(then, identity))}: "
+                "choose another output, or give what they were made from to continue them"
             )
         state["identity"] = identity
         return state
@@ -94,3 +97,50 @@ def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -
         raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
     atomic.make_folder(make, "output")
     return fresh
+
+
+def differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between the identity an earlier run saved and this run's, in words
+    (each: what it was, and what it is now)."""
+    if "key" not in then:
+        return ["an earlier version of painterly (its state names no resume key)"]
+    said = []
+    old, new = then.get("input") or {}, now["input"]
+    # A folder's digest covers the frames chosen: other --frames explain another one.
+    chosen = all(then.get(n) == now.get(n) for n in ("frames", "resample_fps"))
+    if old.get("path") != new["path"] and old.get("sha256") != new["sha256"]:
+        said.append(f"another input ('{old.get('path')}'; now '{new['path']}')")
+    elif old.get("sha256") != new["sha256"] and chosen:
+        said.append(f"an earlier version of '{new['path']}' (its content changed)")
+    if [s.get("sha256") for s in then.get("styles", [])] != [s["sha256"] for s in now["styles"]]:
+        paths = ", ".join(f"'{s.get('path')}'" for s in then.get("styles", []))
+        said.append(f"other styles ({paths or 'unknown'})")
+    flags = {"frames": "--frames", "resample_fps": "--fps", "chunking": "--chunk/--overlap"}
+    said += [
+        f"{flag} {_shown(then.get(name))} (now {_shown(now.get(name))})"
+        for name, flag in flags.items()
+        if then.get(name) != now.get(name)
+    ]
+    options = _changed(then.get("config") or {}, now["config"])
+    options += _changed(then.get("video") or {}, now["video"])
+    if options:
+        more = f" and {len(options) - SHOWN} more" if len(options) > SHOWN else ""
+        said.append("other options: " + ", ".join(options[:SHOWN]) + more)
+    return said or ["other contents of the files the options name (--mask, --init)"]
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [
+        f"{name} {_shown(old.get(name))} (now {_shown(new.get(name))})"
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    ]
+
+
+def _shown(value: Any) -> str:
+    """A setting as typed: a span ``A:B`` (``all``), a number, ``none``."""
+    if value == [None, None]:
+        return "all"
+    if isinstance(value, list) and len(value) == 2:
+        return ":".join("" if v is None else str(v) for v in value)
+    return "none" if value is None else json.dumps(value)
