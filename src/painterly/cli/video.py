@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from ..config.settings import make_config
-from ..errors import ImageError
 from ..video import clips, flow
 from ..video.chunking import Chunking
 from ..video.parallel import ChunkProgress, videos
 from ..video.render import FrameProgress, VideoSettings, render
+from ..video.score import score
 from . import signals
 from .options import config_options
 from .progress import Bar
@@ -191,25 +191,16 @@ def video_score(source: str, output: str, span: str | None, flow_preset: str) ->
     """The warping error of OUTPUT, flow taken on INPUT (both videos, folders or globs):
     the mean squared difference (RGB 0-1) between each frame and the next one warped
     back to it, where the flow is trusted. Lower is steadier; the input's own error,
-    printed beside it, is the floor.
+    printed beside it, is the floor. INPUT is read at the size OUTPUT was made at, and
+    a side that a video made even (33x21 is written 34x22) is cropped back.
 
     \b
     Example:
       painterly video-score clip.mp4 painted.mp4
     """
-    out = clips.open_clip(output, None)
     frames = clips.parse_range(span) if span else (None, None)
-    given = clips.open_clip(source, max(out.shape), frames)
-    if given.count != out.count or given.shape != out.shape:
-        h, w = out.shape
-        raise ImageError(
-            f"output '{output}' has {out.count} frames of {w}×{h}, input '{source}' "
-            f"{given.count} of {given.shape[1]}×{given.shape[0]}: "
-            "give the input's --frames the output was made from"
-        )
-    pairs = (
-        (clips.as_float(i), [clips.as_float(o), clips.as_float(i)])
-        for i, o in zip(given.frames(), out.frames(), strict=True)
+    found = score(source, output, frames, flow.FlowSettings(flow_preset))
+    click.echo(
+        f"warping error {found.error:.5f} (the input's own: {found.floor:.5f}; "
+        f"{found.frames} frames)"
     )
-    error, floor = flow.mean_errors(flow.pair_errors(pairs, flow.FlowSettings(flow_preset)), 2)
-    click.echo(f"warping error {error:.5f} (the input's own: {floor:.5f}; {given.count} frames)")

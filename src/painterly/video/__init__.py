@@ -9,5 +9,6 @@
   temporal loss and the warm start;
 - ``chunking``: where a long clip's chunks start and end and how they are stitched;
 - ``parallel``: several clips, and chunks of long ones, on the runners of
-  :mod:`painterly.cluster`.
+  :mod:`painterly.cluster`;
+- ``score``: the warping error of a stylised clip against its input.
 """
