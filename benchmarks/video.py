@@ -35,7 +35,9 @@ from painterly.explain.score import score
 from painterly.files import images
 from painterly.files.samples import bundled, moving_clip
 from painterly.transfer.run import stylize
-from painterly.video.render import STATE, VideoSettings, clip_identity, render
+from painterly.video.clips import open_clip
+from painterly.video.render import STATE, VideoSettings, render, settings_json
+from painterly.video.resume import clip_identity, style_entries
 
 from . import harness
 from .harness import Results
@@ -108,7 +110,9 @@ def take_first_frame(
     entry = state["frames"][0]
     out.mkdir()
     shutil.copy(first / "000001.png", out / "000001.png")
-    identity = clip_identity(cfg, settings, source, [STYLE], (None, None), None)
+    clip = open_clip(source, cfg.size)
+    styles = style_entries([STYLE], [images.load_image(STYLE)])
+    identity = clip_identity(cfg, settings_json(settings), clip, styles, (None, None), None)
     new = {"identity": identity, "pass": 1, "done": 1, "frames": [entry]}
     (out / STATE).write_text(json.dumps(new))
     return float(entry["seconds"])

@@ -76,12 +76,13 @@ def measure(work: Path, size: int, frames: int, chunking: Chunking) -> dict[str,
     job = ClipJob(str(source), (STYLE,), work / "chunked")
     render_chunked(cfg, settings, [job], InProcess(), chunking)
     chunked_s = time.perf_counter() - started
-    inputs = [clips.as_float(f) for f in clips.read_clip(source, None).frames]
-    cut = spans(len(inputs), chunking)
+    clip = clips.open_clip(source, None)
+    cut = spans(clip.count, chunking)
     row: dict[str, Any] = {"size": size, "frames": frames, "chunks": [list(s) for s in cut]}
     for name in ("whole", "chunked"):
-        outputs = [clips.as_float(f) for f in clips.read_clip(work / name, None).frames]
-        row[name] = seam_errors(inputs, outputs, cut, settings.flow)
+        inputs = (clips.as_float(f) for f in clip.frames())
+        outputs = (clips.as_float(f) for f in clips.open_clip(work / name, None).frames())
+        row[name] = seam_errors(zip(inputs, outputs, strict=True), cut, settings.flow)
     row |= {"whole_s": whole_s, "chunked_s": chunked_s, "load_before": load}
     row["load_after"] = os.getloadavg()[0]
     return row

@@ -32,7 +32,7 @@ def test_chunking_refuses_overlaps_that_do_not_fit(length: int, overlap: int) ->
 def test_shared_frames_fade_from_one_chunk_to_the_next() -> None:
     dark = [np.zeros((2, 3, 3), np.uint8) for _ in range(4)]
     light = [np.full((2, 3, 3), 90, np.uint8) for _ in range(4)]
-    out = stitch([(0, 4), (2, 6)], [dark, light])
+    out = list(stitch([(0, 4), (2, 6)], iter([dark, light])))
     assert [int(f[0, 0, 0]) for f in out] == [0, 0, 30, 60, 90, 90]
     assert fade(2).tolist() == pytest.approx([1 / 3, 2 / 3])
 
@@ -40,9 +40,9 @@ def test_shared_frames_fade_from_one_chunk_to_the_next() -> None:
 def test_seam_errors_split_the_pairs_and_a_jump_shows_at_the_seam() -> None:
     clip = [f.astype(np.float32) / 255 for f in moving_clip(6, 48, pan=0.1, zoom=0.0, thing=False)]
     chunk_spans = [(0, 4), (2, 6)]
-    same = seam_errors(clip, clip, chunk_spans, FlowSettings())
+    same = seam_errors(zip(clip, clip, strict=True), chunk_spans, FlowSettings())
     assert same["seam_pairs"] == 3  # pairs (1,2), (2,3), (3,4) touch frames 2 and 3
     assert same["warping_error"] == same["warping_error_input"]
     jumped = [f if t < 3 else np.clip(f + 0.2, 0, 1) for t, f in enumerate(clip)]
-    errors = seam_errors(clip, jumped, chunk_spans, FlowSettings())
+    errors = seam_errors(zip(clip, jumped, strict=True), chunk_spans, FlowSettings())
     assert errors["warping_error_seams"] > 10 * errors["warping_error_inside"]  # type: ignore[operator]

@@ -105,7 +105,7 @@ def test_stopped_run_keeps_its_chunks_and_the_next_runs_only_the_rest(
     note = _noting(seen)
     (result,) = videos([clip6], [style_path], out, progress=note, **RUN)
     assert seen == [(0, "kept"), (1, "started"), (1, "done")]
-    assert result.frames == 6 and len(clips.read_clip(out, None).frames) == 6
+    assert result.frames == 6 and clips.open_clip(out, None).count == 6
     assert sorted(p.name for p in out.glob("*.png")) == [f"{t:06d}.png" for t in range(1, 7)]
     assert not (out / ".painterly-chunks").exists()
     record = result.record
@@ -127,8 +127,9 @@ def test_a_chunk_counts_as_done_only_when_its_pair_reads_back_whole(
     assert _stopped_after_a_chunk(clip6, style_path, out) == [(0, "started"), (0, "done")]
     other = tmp_path / "other.png"
     Image.open(style_path).transpose(Image.Transpose.ROTATE_180).save(other)
-    with pytest.raises(OutputError, match="holds chunks of another clip or other settings"):
+    with pytest.raises(OutputError, match="holds chunks made from other styles") as refused:
         videos([clip6], [other], out, **RUN)  # the same options, another painting
+    assert "starry_night.jpg" in str(refused.value) and "delete" not in str(refused.value)
 
 
 @pytest.mark.cluster
@@ -138,7 +139,7 @@ def test_two_local_workers_make_a_video_and_stop(
     out = tmp_path / "out.mp4"
     argv = ["video", str(clip6), str(style_path), "-o", str(out), *FAST_ARGS, "--seed", "0"]
     assert main([*argv, "--workers", "2", "--chunk", "4", "--overlap", "2", "-q"]) == 0
-    assert len(clips.read_clip(out, None).frames) == 6
+    assert clips.open_clip(out, None).count == 6
     assert not (tmp_path / "out.mp4.frames").exists()
     chunks = json.loads(out.with_suffix(".json").read_text())["chunks"]
     workers = {c["worker"] for c in chunks.values()}

@@ -73,7 +73,7 @@ def movie(tmp_path: Path) -> Path:
 
 
 def frame_count(path: Path) -> int:
-    return len(clips.read_clip(path, None).frames)
+    return clips.open_clip(path, None).count
 
 
 def audio_seconds(path: Path) -> float:
@@ -119,6 +119,34 @@ def test_interrupted_run_resumes_at_the_next_frame(
     assert not second.interrupted and frame_count(out) == 4
     assert [f["frame"] for f in second.record["per_frame"]] == [0, 1, 2, 3]
     assert not (tmp_path / "out.webm.frames").exists()
+
+
+def test_passes_go_back_and_forth_and_resume_inside_the_backward_pass(
+    tmp_path: Path, style_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clips, "BACKWARDS_BLOCK", 2)  # the backward pass in blocks
+    clip = write_frames(tmp_path / "in", moving_clip(5, 32, pan=0.1, zoom=0.0, thing=False))
+    settings = VideoSettings(frame_iterations=2, passes=2, long_term=True)
+    options = {**FAST, "size": 32, "iterations": 4}
+    seen: list[tuple[int, int]] = []
+
+    def stop_at_seven(info: FrameProgress) -> bool:
+        seen.append((info.pass_, info.frame))
+        return info.done < 7
+
+    def note(info: FrameProgress) -> None:
+        seen.append((info.pass_, info.frame))
+
+    out = tmp_path / "out"
+    first = video.video(
+        clip, [style_path], out, settings=settings, progress=stop_at_seven, **options
+    )
+    assert first.interrupted and seen == [(1, t) for t in range(5)] + [(2, 4), (2, 3)]
+    assert "extra" in first.record["per_frame"][4]["losses"]  # held to frames 3, 2 and 0
+    seen.clear()
+    second = video.video(clip, [style_path], out, settings=settings, progress=note, **options)
+    assert seen == [(2, 2), (2, 1), (2, 0)] and not second.interrupted
+    assert [f["frame"] for f in second.record["per_frame"]] == [0, 1, 2, 3, 4, 4, 3, 2, 1, 0]
 
 
 def test_sigterm_keeps_the_frames_done_and_writes_the_video(
@@ -183,19 +211,19 @@ def test_a_folder_of_any_format_pillow_reads_is_a_clip(tmp_path: Path, suffix: s
         picture = Image.fromarray(frame)
         (picture.convert("L") if suffix == ".pgm" else picture).save(folder / f"f{t}{suffix}")
     (folder / "notes.txt").write_text("not a frame")
-    clip = clips.read_clip(folder, None)
-    assert len(clip.frames) == 3 and clip.frames[0].shape == frames[0].shape
+    read = list(clips.open_clip(folder, None).frames())
+    assert len(read) == 3 and read[0].shape == frames[0].shape
     if suffix == ".pgm":  # grey frames come in as RGB with equal channels
-        assert (clip.frames[1][..., 0] == clip.frames[1][..., 2]).all()
+        assert (read[1][..., 0] == read[1][..., 2]).all()
     else:  # lossless: the pixels written
-        assert all((a == b).all() for a, b in zip(clip.frames, frames, strict=True))
+        assert all((a == b).all() for a, b in zip(read, frames, strict=True))
 
 
 def test_fps_resamples_and_frames_picks_a_range(movie: Path) -> None:
-    clip = clips.read_clip(movie, 24, (None, None), fps=6)
-    assert len(clip.frames) == 3 and clip.fps == 6
-    assert clip.frames[0].shape == (22, 24, 3)  # 48×44, halved
-    assert len(clips.read_clip(movie, None, clips.parse_range("2:")).frames) == 4
+    clip = clips.open_clip(movie, 24, (None, None), fps=6)
+    assert clip.count == 3 and clip.fps == 6 and clip.picks == (0, 2, 4)
+    assert clip.shape == (22, 24) and next(clip.frames()).shape == (22, 24, 3)  # 48×44, halved
+    assert clips.open_clip(movie, None, clips.parse_range("2:")).count == 4
 
 
 def test_video_score_prints_the_warping_error_and_its_floor(

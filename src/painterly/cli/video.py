@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..config.settings import make_config
-from ..errors import ImageError
 from ..video.flow import DIS_PRESETS
 from . import signals
 from .options import config_options
@@ -254,26 +253,19 @@ def video_score(source: str, output: str, span: str | None, flow_preset: str) ->
     """The warping error of OUTPUT, flow taken on INPUT (both videos, folders or globs):
     the mean squared difference (RGB 0-1) between each frame and the next one warped
     back to it, where the flow is trusted. Lower is steadier; the input's own error,
-    printed beside it, is the floor.
+    printed beside it, is the floor. INPUT is read at the size OUTPUT was made at, and
+    a side that a video made even (33x21 is written 34x22) is cropped back.
 
     \b
     Example:
       painterly video-score clip.mp4 painted.mp4
     """
     from ..video import clips, flow
+    from ..video.score import score
 
-    out = clips.read_clip(output, None)
-    side = max(out.frames[0].shape[:2])
     frames = clips.parse_range(span) if span else (None, None)
-    given = clips.read_clip(source, side, frames)
-    if len(given.frames) != len(out.frames) or given.frames[0].shape != out.frames[0].shape:
-        h, w = out.frames[0].shape[:2]
-        raise ImageError(
-            f"output '{output}' has {len(out.frames)} frames of {w}×{h}, input '{source}' "
-            f"{len(given.frames)} of {given.frames[0].shape[1]}×{given.frames[0].shape[0]}: "
-            "give the input's --frames the output was made from"
-        )
-    inputs = [clips.as_float(f) for f in given.frames]
-    outputs = [clips.as_float(f) for f in out.frames]
-    error, floor = flow.warping_errors(inputs, [outputs, inputs], flow.FlowSettings(flow_preset))
-    click.echo(f"warping error {error:.5f} (the input's own: {floor:.5f}; {len(inputs)} frames)")
+    found = score(source, output, frames, flow.FlowSettings(flow_preset))
+    click.echo(
+        f"warping error {found.error:.5f} (the input's own: {found.floor:.5f}; "
+        f"{found.frames} frames)"
+    )

@@ -1,10 +1,12 @@
 """Chunks of a long clip: where they start and end, the cross-fade of the frames two
-chunks share, and the warping error at those seams against inside the chunks."""
+chunks share, and the warping error at those seams against inside the chunks; frames
+are taken and given one at a time (a chunk's at a time), so a clip's length costs no
+memory."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,18 +47,24 @@ def fade(overlap: int) -> np.ndarray:
 
 
 def stitch(
-    chunk_spans: Sequence[tuple[int, int]], chunks: Sequence[list[np.ndarray]]
-) -> list[np.ndarray]:
-    """The clip's frames from its chunks, the shared frames cross-faded."""
-    out: list[np.ndarray] = []
+    chunk_spans: Sequence[tuple[int, int]], chunks: Iterable[list[np.ndarray]]
+) -> Iterator[np.ndarray]:
+    """The clip's frames from its chunks (each read as its turn comes), the shared
+    frames cross-faded; a frame is given out once no later chunk holds it, so one
+    chunk's frames are held at a time."""
+    held: list[np.ndarray] = []  # the last chunk's frames that this one shares
+    starts = [first for first, _ in chunk_spans[1:]]
     for i, ((first, end), frames) in enumerate(zip(chunk_spans, chunks, strict=True)):
-        shared = len(out) - first  # frames the chunk before also holds
-        for j, share in enumerate(fade(shared) if shared > 0 else []):
-            mixed = (1 - share) * out[first + j] + share * frames[j].astype(np.float64)
-            out[first + j] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-        out += frames[max(shared, 0) : end - first]
-        assert len(out) == end, f"chunk {i} does not follow the one before"
-    return out
+        if len(frames) != end - first or (i and first + len(held) != chunk_spans[i - 1][1]):
+            raise ValueError(f"chunk {i} does not follow the one before")
+        mixed = [
+            np.clip(np.rint((1 - share) * held[j] + share * frames[j]), 0, 255).astype(np.uint8)
+            for j, share in enumerate(fade(len(held)))
+        ]
+        merged = mixed + frames[len(held) :]
+        upto = (starts[i] if i < len(starts) else end) - first
+        yield from merged[:upto]
+        held = merged[upto:]
 
 
 def seams(chunk_spans: Sequence[tuple[int, int]]) -> set[int]:
@@ -67,24 +75,19 @@ def seams(chunk_spans: Sequence[tuple[int, int]]) -> set[int]:
 
 
 def seam_errors(
-    inputs: Sequence[np.ndarray],
-    outputs: Sequence[np.ndarray],
+    frames: Iterable[tuple[np.ndarray, np.ndarray]],
     chunk_spans: Sequence[tuple[int, int]],
     settings: flow.FlowSettings,
 ) -> dict[str, float | int | None]:
-    """Lai et al.'s warping error of ``outputs`` (and of ``inputs``, the floor) over the
-    whole clip, over the pairs of frames that touch a cross-faded frame (the seams),
-    and over the others (inside the chunks)."""
+    """Lai et al.'s warping error of the outputs (and of the inputs, the floor) of
+    ``frames``, each ``(input, output)`` given one at a time, over the whole clip, over
+    the pairs of frames that touch a cross-faded frame (the seams), and over the others
+    (inside the chunks)."""
     shared = seams(chunk_spans)
     at_seam: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for t in range(len(inputs) - 1):
-        forward = flow.flow(inputs[t], inputs[t + 1], settings)
-        backward = flow.flow(inputs[t + 1], inputs[t], settings)
-        pair = (
-            flow.pair_error(outputs[t], outputs[t + 1], forward, backward),
-            flow.pair_error(inputs[t], inputs[t + 1], forward, backward),
-        )
-        at_seam[t in shared or t + 1 in shared].append(pair)
+    pairs = flow.pair_errors(((i, (o, i)) for i, o in frames), settings)
+    for t, (output, floor) in enumerate(pairs):
+        at_seam[t in shared or t + 1 in shared].append((output, floor))
     every = at_seam[True] + at_seam[False]
     return {
         "warping_error": _mean(every, 0),

@@ -11,7 +11,7 @@ in [0, 1].
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -134,13 +134,33 @@ def warping_errors(
 ) -> list[float]:
     """:func:`warping_error` of several clips made from the same ``inputs``, the flow
     computed once (pass ``inputs`` among ``outputs`` for the floor: the input's own)."""
-    errors: list[list[float]] = [[] for _ in outputs]
-    for t in range(len(inputs) - 1):
-        forward = flow(inputs[t], inputs[t + 1], settings)
-        backward = flow(inputs[t + 1], inputs[t], settings)
-        for clip, found in zip(outputs, errors, strict=True):
-            found.append(pair_error(clip[t], clip[t + 1], forward, backward))
-    return [float(np.mean(found)) if found else 0.0 for found in errors]
+    frames = ((frame, [clip[t] for clip in outputs]) for t, frame in enumerate(inputs))
+    return mean_errors(pair_errors(frames, settings), len(outputs))
+
+
+def pair_errors(
+    frames: Iterable[tuple[np.ndarray, Sequence[np.ndarray]]],
+    settings: FlowSettings | None = None,
+) -> Iterator[list[float]]:
+    """For each pair of consecutive frames, given one at a time as ``(input, [each
+    clip's frame])``, the :func:`pair_error` of each clip, the flow taken on the inputs;
+    two frames are held at a time."""
+    before: tuple[np.ndarray, Sequence[np.ndarray]] | None = None
+    for now in frames:
+        if before is not None:
+            forward, backward = flow(before[0], now[0], settings), flow(now[0], before[0], settings)
+            pairs = zip(before[1], now[1], strict=True)
+            yield [pair_error(a, b, forward, backward) for a, b in pairs]
+        before = now
+
+
+def mean_errors(errors: Iterable[Sequence[float]], clips: int) -> list[float]:
+    """The mean of each of ``clips`` columns of :func:`pair_errors` (0 with no pair)."""
+    sums, count = [0.0] * clips, 0
+    for row in errors:
+        sums = [s + e for s, e in zip(sums, row, strict=True)]
+        count += 1
+    return [s / count if count else 0.0 for s in sums]
 
 
 def pair_error(

@@ -14,21 +14,25 @@ A chunk runs through the batch task's scaffold (:func:`painterly.cluster.task.ru
 and comes back as one file, a zip of its PNG frames, with its record. The caller writes
 them as a pair (:func:`painterly.files.pairs.write_pair`) into
 ``<work>/.painterly-chunks/NNN/frames.zip`` before the next event is handled. A chunk is
-done when that pair reads back whole for the clip's resume key (its frames' and styles'
-SHA-256, the config and the clip's settings), so the same call again runs only the
-missing chunks. When all are there, the frames are stitched into the output and the
-chunks removed.
+done when that pair reads back whole for the clip's resume key
+(:mod:`painterly.video.resume`: the clip's and styles' SHA-256, the config and the
+clip's settings), so the same call again runs only the missing chunks. When all are
+there, the frames are stitched into the output and the chunks removed.
+
+A chunk's frames are read from the clip when a worker is free to take it, and the
+stitched frames are written one at a time: the client holds a chunk's frames at once,
+whatever the length of the clip.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
+import itertools
 import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,16 +42,17 @@ from PIL import Image
 
 from ..cluster import runners
 from ..cluster.runners import Event, Finished, Lost, Runner, Started
-from ..cluster.task import Outcome, Shipped, digest, finished, place, resume_key, run_work, ship
+from ..cluster.task import Outcome, Shipped, digest, finished, place, run_work, ship
 from ..config.settings import Config, make_config
 from ..engine.targets import FeatureCache
 from ..errors import ConfigError
 from ..files.pairs import write_json, write_pair
 from ..nn import weights
 from ..transfer.run import ProgressFn
-from . import clips
+from . import clips, encoding
 from .chunking import Chunking, seam_errors, spans, stitch
-from .render import VideoResult, VideoSettings, clip_identity, open_state, render, work_folder
+from .render import VideoResult, VideoSettings, render, settings_json, work_folder
+from .resume import clip_identity, open_state, resolved
 
 CHUNKS = ".painterly-chunks"
 STATE = ".painterly-chunks.json"
@@ -142,7 +147,7 @@ class _Clip:
     spans: list[tuple[int, int]]
     work: Path
     state: dict[str, Any]
-    about: dict[str, Any]  # what the clip's record says of its input and settings
+    identity: dict[str, Any]  # its resume key, input and settings (its record's start)
     styles: tuple[Shipped, ...] = ()
 
     def chunk(self, i: int) -> Path:
@@ -150,7 +155,7 @@ class _Clip:
         return self.work / CHUNKS / f"{i:03d}" / "frames.zip"
 
     def resume(self, i: int) -> str:
-        return f"{self.about['key']}#{i}"
+        return f"{self.identity['key']}#{i}"
 
     def done(self, i: int) -> bool:
         return finished(self.chunk(i), self.resume(i)) is not None
@@ -183,20 +188,29 @@ def render_chunked(
     if cfg.content_mask is not None or Path(cfg.init).is_file():
         raise ConfigError("--init FILE and --mask are not taken with --workers or --cluster")
     opened = [_open(cfg, settings, job, chunking, span, fps) for job in jobs]
-    tasks, owners = [], {}
+    owners: dict[str, tuple[_Clip, int]] = {}
+    tasks = _tasks(cfg, settings, opened, owners, progress)
+    runner.run(tasks, lambda event: _handle(event, owners, progress))
+    return [_finish(c, settings) for c in opened]
+
+
+def _tasks(
+    cfg: Config,
+    settings: VideoSettings,
+    opened: Sequence[_Clip],
+    owners: dict[str, tuple[_Clip, int]],
+    progress: ChunkProgressFn | None,
+) -> Iterator[ChunkTask]:
+    """The chunks still to run, each one's frames read as the runner takes it."""
     for c in opened:
         for i, (first, end) in enumerate(c.spans):
             if c.stitched or c.done(i):
                 _tell(progress, c, i, "kept")
                 continue
-            frames = tuple(_png(frame) for frame in c.clip.frames[first:end])
+            frames = tuple(_png(f) for f in itertools.islice(c.clip.frames(first), end - first))
             name = f"{c.job.output.stem}-{i:03d}"
-            chunk = ChunkTask(c.key(i), name, cfg, settings, frames, c.styles, c.resume(i))
-            tasks.append(chunk)
             owners[c.key(i)] = (c, i)
-    if tasks:
-        runner.run(tasks, lambda event: _handle(event, owners, progress))
-    return [_finish(c, settings) for c in opened]
+            yield ChunkTask(c.key(i), name, cfg, settings, frames, c.styles, c.resume(i))
 
 
 def _open(
@@ -207,7 +221,7 @@ def _open(
     span: tuple[int | None, int | None],
     fps: float | None,
 ) -> _Clip:
-    kind = clips.check_output(job.output)
+    kind = encoding.check_output(job.output)
     if not job.styles:
         raise ConfigError("no style image given: give at least one")
     styles = []
@@ -216,34 +230,27 @@ def _open(
             styles.append(ship(path))
         except OSError as exc:
             raise ConfigError(f"cannot read style '{path}' ({exc.strerror})") from None
-    clip = clips.read_clip(job.source, cfg.size, span, fps)
+    clip = clips.open_clip(job.source, cfg.size, span, fps)
     cut = [chunking.length, chunking.overlap] if chunking else None
-    described = clip_identity(cfg, settings, job.source, list(job.styles), span, fps)
-    inputs = [_frames_digest(clip), *(digest(data) for _, data in styles)]
-    key = resume_key(inputs, cfg, video=described["video"], chunking=cut)
+    entries = [
+        {"path": resolved(str(path)), "sha256": digest(data)}
+        for path, (_, data) in zip(job.styles, styles, strict=True)
+    ]
+    identity = clip_identity(cfg, settings_json(settings), clip, entries, span, fps, chunking=cut)
     work = work_folder(job.output)
-    state = _open_state(work, key)
-    about = json.loads(json.dumps({**described, "chunking": cut, "key": key}))
-    chunks = spans(len(clip.frames), chunking) if chunking else [(0, len(clip.frames))]
-    return _Clip(job, kind, clip, chunks, work, state, about, tuple(styles))
+    state = _open_state(work, identity)
+    chunks = spans(clip.count, chunking) if chunking else [(0, clip.count)]
+    if kind == "folder":
+        encoding.note_folder(clip, job.output)
+    return _Clip(job, kind, clip, chunks, work, state, identity, tuple(styles))
 
 
-def _open_state(work: Path, key: str) -> dict[str, Any]:
-    """The chunks' state of an earlier run with the same resume key, or a new one."""
-    fresh = {"identity": {"key": key}, "chunks": {}, "lost": [], "failed": {}}
+def _open_state(work: Path, identity: dict[str, Any]) -> dict[str, Any]:
+    """The chunks' state of an earlier run of the same clip, or a new one."""
+    fresh = {"identity": identity, "chunks": {}, "lost": [], "failed": {}}
     state = open_state(work / STATE, fresh, "chunks", work / CHUNKS)
-    if state is fresh:
-        write_json(work / STATE, state)
+    write_json(work / STATE, state)
     return state
-
-
-def _frames_digest(clip: clips.Clip) -> str:
-    """The SHA-256 of a clip's frames as read, at the working size."""
-    sha = hashlib.sha256()
-    for frame in clip.frames:
-        sha.update(f"{frame.shape}".encode())
-        sha.update(np.ascontiguousarray(frame).tobytes())
-    return sha.hexdigest()
 
 
 def _zip(frames: Sequence[Path]) -> bytes:
@@ -306,16 +313,16 @@ def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
         record = json.loads(c.job.output.with_suffix(".json").read_text())
         return VideoResult(c.job.output, record["frames_written"], False, record)
     if not all(c.done(i) for i in range(len(c.spans))):
-        record = {**c.about, "failed_chunks": c.state["failed"]}
+        record = {**c.identity, "failed_chunks": c.state["failed"]}
         return VideoResult(c.job.output, 0, False, record)
-    frames = stitch(c.spans, [_unzip(c.chunk(i)) for i in range(len(c.spans))])
+    frames = stitch(c.spans, (_unzip(c.chunk(i)) for i in range(len(c.spans))))
     files = []
     for t, frame in enumerate(frames):
         files.append(c.work / f"{t + 1:06d}.png")
         Image.fromarray(frame).save(files[-1])
     if c.kind != "folder":
-        clips.write_clip(files, c.job.output, c.clip.fps, c.clip)
-    record = _record(c, frames, settings)
+        encoding.write_clip(files, c.job.output, c.clip)
+    record = _record(c, files, settings)
     write_json(c.job.output.with_suffix(".json"), record)
     shutil.rmtree(c.work / CHUNKS, ignore_errors=True)
     if c.kind == "folder":
@@ -323,7 +330,7 @@ def _finish(c: _Clip, settings: VideoSettings) -> VideoResult:
         c.save()
     else:
         shutil.rmtree(c.work, ignore_errors=True)
-    return VideoResult(c.job.output, len(frames), False, record)
+    return VideoResult(c.job.output, len(files), False, record)
 
 
 def _unzip(chunk: Path) -> list[np.ndarray]:
@@ -333,18 +340,19 @@ def _unzip(chunk: Path) -> list[np.ndarray]:
         return [np.array(Image.open(io.BytesIO(archive.read(n))).convert("RGB")) for n in names]
 
 
-def _record(c: _Clip, frames: list[np.ndarray], settings: VideoSettings) -> dict[str, Any]:
-    inputs = [clips.as_float(f) for f in c.clip.frames]
-    outputs = [clips.as_float(f) for f in frames]
+def _record(c: _Clip, files: Sequence[Path], settings: VideoSettings) -> dict[str, Any]:
+    inputs = (clips.as_float(f) for f in c.clip.frames())
+    outputs = (clips.as_float(np.array(Image.open(f).convert("RGB"))) for f in files)
     return {
-        **c.about,
+        **c.identity,
         "flow": settings.flow.to_json(),
-        "size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
+        "size": [c.clip.shape[1], c.clip.shape[0]],
         "fps": float(c.clip.fps),
-        "frames_written": len(frames),
+        **({} if c.clip.steady else {"frame_times": list(c.clip.times)}),
+        "frames_written": len(files),
         "output": str(c.job.output),
         "chunk_spans": [list(s) for s in c.spans],
-        **seam_errors(inputs, outputs, c.spans, settings.flow),
+        **seam_errors(zip(inputs, outputs, strict=True), c.spans, settings.flow),
         "chunks": c.state["chunks"],
         "lost": c.state["lost"],
     }

@@ -6,18 +6,21 @@ photo where that frame saw nothing), and is held to it by the temporal loss of
 :mod:`painterly.video.temporal`, so it needs few steps at the final size. Options: long-term
 consistency (frames t−1, t−2 and t−4) and further passes in alternating directions.
 
-Frames are written as they finish, into the output folder or ``<output>.frames/``
-beside a video output, with a state file; the same call again continues after the
-last finished frame. An interruption keeps the frames done and encodes them.
+The clip is read as a stream (:meth:`painterly.video.clips.Clip.frames`): a pass holds
+only the input frames its neighbours need (a backward pass, a block of them). Frames
+are written as they finish, into the output folder or ``<output>.frames/`` beside a
+video output, with a state file; the same call again continues after the last
+finished frame (:mod:`painterly.video.resume`). An interruption keeps the frames done
+and encodes them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import itertools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +31,16 @@ import torch
 from .._version import __version__
 from ..config.settings import Config, make_config
 from ..engine.targets import FeatureCache
-from ..errors import ConfigError, OutputError
-from ..files import atomic, images
+from ..errors import ConfigError
+from ..files import images
 from ..files.pairs import write_json
 from ..transfer import colors
 from ..transfer.inputs import ImageLike
 from ..transfer.result import Result
 from ..transfer.run import run
-from . import clips, flow
+from . import clips, encoding, flow
 from .clips import Clip
+from .resume import clip_identity, open_state, style_entries
 from .temporal import Neighbours, TemporalLoss, neighbours, warm_start
 
 STATE = ".painterly-video.json"
@@ -136,13 +140,14 @@ class _Job:
     def path(self, t: int) -> Path:
         return self.work / f"{t + 1:06d}.png"
 
-    def painting(self, t: int) -> torch.Tensor:
-        """Frame ``t``'s stylised picture as written, without the blend with the photo."""
+    def painting(self, t: int, frame: np.ndarray) -> torch.Tensor:
+        """Frame ``t``'s stylised picture as written, without the blend with its input
+        ``frame``."""
         saved = images.load_image(self.path(t))
         s = self.cfg.strength
         if s >= 1 or s <= 0:
             return saved
-        return ((saved - (1 - s) * clips.to_tensor(self.clip.frames[t])) / s).clamp(0, 1)
+        return ((saved - (1 - s) * clips.to_tensor(frame)) / s).clamp(0, 1)
 
 
 def render(
@@ -156,18 +161,21 @@ def render(
     progress: FrameProgressFn | None = None,
 ) -> VideoResult:
     """Stylise a clip for a resolved config; see :func:`video`."""
-    kind = clips.check_output(out)
+    kind = encoding.check_output(out)
     style_images = [images.load_image(s) for s in styles]
     if not style_images:
         raise ConfigError("no style image given: give at least one")
-    clip = clips.read_clip(source, cfg.size, span, fps)
-    identity = clip_identity(cfg, settings, source, styles, span, fps)
+    clip = clips.open_clip(source, cfg.size, span, fps)
+    entries = style_entries(styles, style_images)
+    identity = clip_identity(cfg, settings_json(settings), clip, entries, span, fps)
     job = _Job(cfg, settings, clip, style_images, work_folder(out), _open_state(out, identity))
+    if kind == "folder":
+        encoding.note_folder(clip, out)
     started = time.perf_counter()
     interrupted = _run_passes(job, progress)
     done = _frames_done(job)
     if kind != "folder" and done:
-        clips.write_clip([job.path(t) for t in range(done)], out, clip.fps, clip)
+        encoding.write_clip([job.path(t) for t in range(done)], out, clip)
     record = _record(job, out, done, interrupted, time.perf_counter() - started)
     write_json(out.with_suffix(".json"), record)
     if kind != "folder" and not interrupted:
@@ -175,32 +183,15 @@ def render(
     return VideoResult(out, done, interrupted, record)
 
 
-def clip_identity(
-    cfg: Config,
-    settings: VideoSettings,
-    source: str | os.PathLike[str],
-    styles: Sequence[ImageLike],
-    span: tuple[int | None, int | None],
-    fps: float | None,
-) -> dict[str, Any]:
-    """What must agree for a run to continue the frames of an earlier one."""
-    return {
-        "input": str(source),
-        "frames": list(span),
-        "resample_fps": fps,
-        "styles": [str(s) if isinstance(s, (str, os.PathLike)) else "image" for s in styles],
-        "config": cfg.to_json(),
-        "video": _settings_json(settings),
-    }
-
-
 def work_folder(out: Path) -> Path:
     """Where the frames of ``out`` are written as they finish: the output itself for a
     folder, else ``<output>.frames`` beside it."""
-    return out if clips.check_output(out) == "folder" else out.with_name(out.name + ".frames")
+    is_folder = encoding.check_output(out) == "folder"
+    return out if is_folder else out.with_name(out.name + ".frames")
 
 
-def _settings_json(settings: VideoSettings) -> dict[str, Any]:
+def settings_json(settings: VideoSettings) -> dict[str, Any]:
+    """A clip's settings as JSON data, for its identity and record."""
     data = asdict(settings)
     data["flow"] = settings.flow.to_json()
     return data
@@ -213,45 +204,17 @@ def _open_state(out: Path, identity: dict[str, Any]) -> dict[str, Any]:
     return open_state(work / STATE, fresh, "frames", work)
 
 
-def open_state(state_file: Path, fresh: dict[str, Any], what: str, make: Path) -> dict[str, Any]:
-    """The state an earlier run with the same ``identity`` (in ``fresh``) saved in
-    ``state_file``, or ``fresh`` for a new run, after creating the folder ``make``; a
-    folder holding another clip's ``what`` (or anything else) is refused."""
-    work = state_file.parent
-    identity = json.loads(json.dumps(fresh["identity"]))
-    if state_file.is_file():
-        state: dict[str, Any] = json.loads(state_file.read_text())
-        if state.get("identity") != identity:
-            raise OutputError(
-                f"'{work}' holds {what} of another clip or other settings: "
-                "delete it, or choose another output"
-            )
-        return state
-    if work.is_dir() and any(work.iterdir()):
-        raise OutputError(f"output folder '{work}' is not empty: choose a new or empty folder")
-    atomic.make_folder(make, "output")
-    return fresh
-
-
 def _save_state(job: _Job) -> None:
     write_json(job.work / STATE, job.state)
 
 
-def _order(job: _Job, pass_: int) -> list[int]:
-    """The frames of a pass in its direction: odd passes forwards, even ones backwards."""
-    frames = list(range(len(job.clip.frames)))
-    return frames if pass_ % 2 else frames[::-1]
-
-
 def _run_passes(job: _Job, progress: FrameProgressFn | None) -> bool:
     """Stylise the remaining frames of every pass; True if interrupted."""
-    count, passes = len(job.clip.frames), job.settings.passes
     try:
-        while job.state["pass"] <= passes:
-            pass_, order = job.state["pass"], _order(job, job.state["pass"])
-            for position in range(job.state["done"], count):
-                if not _one_frame(job, pass_, order, position, progress):
-                    return True
+        while job.state["pass"] <= job.settings.passes:
+            pass_ = job.state["pass"]
+            if not _run_pass(job, pass_, progress):
+                return True
             job.state.update({"pass": pass_ + 1, "done": 0})
             _save_state(job)
     except KeyboardInterrupt:
@@ -259,13 +222,41 @@ def _run_passes(job: _Job, progress: FrameProgressFn | None) -> bool:
     return False
 
 
+def _run_pass(job: _Job, pass_: int, progress: FrameProgressFn | None) -> bool:
+    """The frames of a pass not yet done, each with the input frames of the frames just
+    before it in the pass (all its neighbours need); False if the run was stopped."""
+    done = job.state["done"]
+    reach = max(LONG_TERM) if job.settings.long_term else 1
+    recent: dict[int, np.ndarray] = {}  # t → input frame, of the last frames of the pass
+    skip = max(0, done - reach)
+    for position, (t, frame) in enumerate(_in_order(job.clip, pass_, skip), start=skip):
+        if position >= done and not _one_frame(job, pass_, t, frame, recent, progress):
+            return False
+        recent[t] = frame
+        if len(recent) > reach:
+            del recent[next(iter(recent))]
+    return True
+
+
+def _in_order(clip: Clip, pass_: int, skip: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(t, frame)`` of a pass in its direction (odd passes forwards), from its
+    position ``skip`` on."""
+    if pass_ % 2:
+        return enumerate(clip.frames(skip), start=skip)
+    return clip.backwards(skip)
+
+
 def _one_frame(
-    job: _Job, pass_: int, order: list[int], position: int, progress: FrameProgressFn | None
+    job: _Job,
+    pass_: int,
+    t: int,
+    frame: np.ndarray,
+    recent: dict[int, np.ndarray],
+    progress: FrameProgressFn | None,
 ) -> bool:
     """Stylise, write and record one frame; False if the run was stopped."""
     started = time.perf_counter()
-    t = order[position]
-    result = _stylise(job, pass_, t, order[:position][::-1])
+    result = _stylise(job, pass_, t, frame, recent)
     if result is None:  # the first frame of a later pass: kept as it is
         losses: dict[str, float] = {}
     elif result.interrupted:
@@ -276,27 +267,24 @@ def _one_frame(
     seconds = time.perf_counter() - started
     entry = {"frame": t, "pass": pass_, "seconds": round(seconds, 3), "losses": losses}
     job.state["frames"].append(entry)
-    job.state["done"] = position + 1
+    job.state["done"] += 1
     _save_state(job)
-    if progress is not None:
-        count = len(job.clip.frames)
-        info = FrameProgress(
-            (pass_ - 1) * count + position + 1,
-            count * job.settings.passes,
-            t,
-            pass_,
-            seconds,
-            losses,
-        )
-        if progress(info) is False:
-            return False
-    return True
+    if progress is None:
+        return True
+    count = job.clip.count
+    done = (pass_ - 1) * count + job.state["done"]
+    info = FrameProgress(done, count * job.settings.passes, t, pass_, seconds, losses)
+    return progress(info) is not False
 
 
-def _stylise(job: _Job, pass_: int, t: int, before: list[int]) -> Result | None:
-    """Frame ``t`` of a pass; ``before``: the frames already done in it, closest first."""
+def _stylise(
+    job: _Job, pass_: int, t: int, frame: np.ndarray, recent: dict[int, np.ndarray]
+) -> Result | None:
+    """Frame ``t`` of a pass; ``recent``: the input frames of the frames done before it
+    in the pass, closest last."""
     cfg, settings = job.cfg, job.settings
-    photo = clips.to_tensor(job.clip.frames[t])
+    photo = clips.to_tensor(frame)
+    before = list(reversed(recent))
     if not settings.warm_start or (pass_ == 1 and not before):
         return run(cfg, photo, job.styles, cache=job.cache)
     if not before:
@@ -304,11 +292,9 @@ def _stylise(job: _Job, pass_: int, t: int, before: list[int]) -> Result | None:
     steps = LONG_TERM if settings.long_term else LONG_TERM[:1]
     chosen = [before[j - 1] for j in steps if j <= len(before)]
     near = neighbours(
-        job.clip.frames[t],
-        [(job.clip.frames[n], job.painting(n)) for n in chosen],
-        settings.flow,
+        frame, [(recent[n], job.painting(n, recent[n])) for n in chosen], settings.flow
     )
-    own = job.painting(t) if pass_ > 1 else None
+    own = job.painting(t, frame) if pass_ > 1 else None
     start = warm_start(photo, near, own)
     loss = _temporal_loss(cfg, near, settings.temporal_weight)
     # A warm start is already near the answer: a few steps at the final size only, and
@@ -329,23 +315,23 @@ def _temporal_loss(cfg: Config, near: Neighbours, weight: float) -> TemporalLoss
 def _frames_done(job: _Job) -> int:
     """How many frames, from the first on, are on disk."""
     done = 0
-    while done < len(job.clip.frames) and job.path(done).is_file():
+    while done < job.clip.count and job.path(done).is_file():
         done += 1
     return done
 
 
 def _record(job: _Job, out: Path, done: int, interrupted: bool, seconds: float) -> dict[str, Any]:
-    outputs = [clips.as_float(clips.to_array(images.load_image(job.path(t)))) for t in range(done)]
-    inputs = [clips.as_float(f) for f in job.clip.frames[:done]]
-    errors = flow.warping_errors(inputs, [outputs, inputs], job.settings.flow)
+    clip = job.clip
+    errors = flow.mean_errors(flow.pair_errors(_scored(job, done), job.settings.flow), 2)
     return {
         "painterly": __version__,
         "torch": torch.__version__,
         **job.state["identity"],
         "flow": job.settings.flow.to_json(),
-        "size": [int(job.clip.frames[0].shape[1]), int(job.clip.frames[0].shape[0])],
-        "fps": float(job.clip.fps),
-        "frames_total": len(job.clip.frames),
+        "size": [clip.shape[1], clip.shape[0]],
+        "fps": float(clip.fps),
+        **({} if clip.steady else {"frame_times": list(clip.times)}),
+        "frames_total": clip.count,
         "frames_written": done,
         "output": str(out),
         "warping_error": errors[0],
@@ -356,8 +342,15 @@ def _record(job: _Job, out: Path, done: int, interrupted: bool, seconds: float) 
     }
 
 
+def _scored(job: _Job, done: int) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+    """The first ``done`` input frames, each with its output and itself (the floor)."""
+    for t, frame in enumerate(itertools.islice(job.clip.frames(), done)):
+        now = clips.as_float(frame)
+        yield now, [clips.as_float(clips.to_array(images.load_image(job.path(t)))), now]
+
+
 def _remove_work(job: _Job) -> None:
-    for t in range(len(job.clip.frames)):
+    for t in range(job.clip.count):
         job.path(t).unlink(missing_ok=True)
     (job.work / STATE).unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # the user put something else there: leave it
