@@ -70,6 +70,12 @@ class _TrainReporter:
 @click.option("--preview-every", type=int, default=None, help="steps  [default: 200]")
 @click.option("--hold-out", type=int, default=None, help="photos kept out of training")
 @click.option("--half", is_flag=True, default=None, help="write the weights in float16")
+@click.option(
+    "--temporal-weight",
+    type=float,
+    default=None,
+    help="weight of the temporal term, for clips that flicker less  [default: 0]",
+)
 @_objective_options
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
 def train_cmd(

@@ -27,6 +27,7 @@ import torch
 from .._version import __version__
 from ..config.settings import Config, make_config
 from ..engine.evaluator import Evaluator, build_network
+from ..engine.objective import LossTerms
 from ..engine.precision import backend_settings, pick_device, resolve_precision
 from ..errors import ModelError
 from ..files import images
@@ -42,6 +43,7 @@ from .model import SUFFIX, FastModel, Style, save_model
 from .network import SHAPES, TransformNet
 from .photos import Photo, find_photos, hold_out, load_photos, random_crops
 from .settings import SETTINGS, TrainSettings
+from .temporal import Warp, temporal_term
 
 log = logging.getLogger(__name__)
 # The Config fields that define the objective a model learns (saved in its file).
@@ -234,17 +236,11 @@ def _loop(
     saved = time.perf_counter()
     try:
         while not _spent(settings, state):
-            terms = _step(setup, net, optimizer, state.step)
+            losses = _step(setup, net, optimizer, state.step)
             state.step += 1
             state.elapsed = time.perf_counter() - start
-            losses = terms.as_floats()
-            state.curve.append(
-                [
-                    state.step,
-                    round(state.elapsed, 3),
-                    *(losses[k] for k in ("total", "content", "style", "tv")),
-                ]
-            )
+            columns = _columns(settings)[2:]
+            state.curve.append([state.step, round(state.elapsed, 3), *(losses[k] for k in columns)])
             if progress is not None:
                 progress(
                     TrainProgress(state.step, total, losses, state.elapsed, _work(settings, state))
@@ -262,7 +258,9 @@ def _loop(
     return False
 
 
-def _step(setup: _Setup, net: TransformNet, optimizer: torch.optim.Optimizer, step: int) -> Any:
+def _step(
+    setup: _Setup, net: TransformNet, optimizer: torch.optim.Optimizer, step: int
+) -> dict[str, float]:
     settings = setup.settings
     # Each step's crops come from a generator seeded by the step: a resumed training
     # sees the batches it would have seen without the stop.
@@ -270,14 +268,28 @@ def _step(setup: _Setup, net: TransformNet, optimizer: torch.optim.Optimizer, st
     batch = random_crops(setup.photos, settings.batch, settings.size, generator).to(setup.device)
     styles = [(step * settings.batch + i) % len(setup.styles) for i in range(settings.batch)]
     onehot = torch.nn.functional.one_hot(torch.tensor(styles), len(setup.styles)).float()
+    onehot = onehot.to(setup.device)
     photo_features = setup.evaluator.targets(batch, setup.cfg.content_layers)
     net.train()
-    painting = net(batch, onehot.to(setup.device))
-    terms = setup.objective(setup.evaluator.features(painting), painting, photo_features, styles)
+    weight = settings.temporal_weight
+    warp = Warp.random(len(batch), generator) if weight else None
+    if warp is None:
+        painting = net(batch, onehot)
+    else:  # one pass for both: instance normalisation keeps the images apart
+        painting, moved = net(torch.cat([batch, warp.apply(batch)]), onehot.repeat(2, 1)).chunk(2)
+    terms: LossTerms = setup.objective(
+        setup.evaluator.features(painting), painting, photo_features, styles
+    )
+    total, losses = terms.total, terms.as_floats()
+    if warp is not None:
+        temporal = temporal_term(moved, painting, warp)
+        total = total + weight * temporal
+        losses["temporal"] = float(temporal.detach())
+        losses["total"] = float(total.detach())
     optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
+    total.backward()  # type: ignore[no-untyped-call]
     optimizer.step()
-    return terms
+    return losses
 
 
 def _spent(settings: TrainSettings, state: State) -> bool:
@@ -294,6 +306,12 @@ def _work(settings: TrainSettings, state: State) -> float:
     if settings.time is not None:
         shares.append(state.elapsed / settings.time)
     return min(1.0, max(shares))
+
+
+def _columns(settings: TrainSettings) -> list[str]:
+    """The loss curve's columns: the temporal term's only where it is trained."""
+    temporal = ["temporal"] if settings.temporal_weight else []
+    return ["step", "seconds", "total", "content", "style", "tv", *temporal]
 
 
 def _objective(cfg: Config) -> dict[str, Any]:
@@ -315,6 +333,7 @@ def _summary(setup: _Setup, state: State, interrupted: bool) -> dict[str, Any]:
         "network": setup.settings.network,
         "crop": setup.settings.size,
         "batch": setup.settings.batch,
+        "temporal_weight": setup.settings.temporal_weight,
         "photos": len(setup.photos),
         "held_out_photos": len(setup.held_out),
         "final_loss": sum(last) / len(last) if last else None,
@@ -349,7 +368,7 @@ def _record(
         "machine": {"platform": platform.platform(), "processor": platform.processor()},
         "summary": _summary(setup, state, interrupted),
         "curve": {
-            "columns": ["step", "seconds", "total", "content", "style", "tv"],
+            "columns": _columns(setup.settings),
             "rows": state.curve,
         },
         "held_out_curve": {"columns": ["step", "loss"], "rows": state.held_out},
