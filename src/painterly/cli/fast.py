@@ -11,6 +11,7 @@ import click
 
 from ..config.settings import FIELDS
 from ..errors import ModelError
+from ..fast import distributed
 from ..fast import model as model_file
 from ..fast.network import SHAPES
 from ..fast.train import OBJECTIVE_FIELDS, TrainProgress, train
@@ -88,15 +89,28 @@ def train_cmd(
 ) -> int:
     """Train a fast model of STYLES on your photos; the same command resumes it.
 
+    Under torchrun (torchrun --nproc-per-node N -m painterly train ...) the N processes
+    share each batch.
+
     \b
     Example:
       painterly train starry_night.jpg --photos 'photos/*.jpg' -o starry.safetensors --time 3600
     """
+    # Started by torchrun as one of several processes: train together, the first one
+    # alone showing the progress and the summary.
+    several = distributed.launched()
+    quiet = quiet or (several and not distributed.from_environment().main)
     with signals.stops_the_run() as stopping:
         reporter = _TrainReporter(quiet, stopping)
         try:
             done = train(
-                list(styles), list(photos), output, progress=reporter, time=seconds, **options
+                list(styles),
+                list(photos),
+                output,
+                progress=reporter,
+                distributed=several,
+                time=seconds,
+                **options,
             )
         finally:
             reporter.bar.close()
