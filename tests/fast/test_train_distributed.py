@@ -28,6 +28,7 @@ TINY: dict[str, Any] = {
     "network": "small",
     "hold_out": 0,
     "precision": "fp32",
+    "temporal_weight": 100.0,  # its warps, too, are the whole batch's, shared out
 }
 STEPS = 3
 
@@ -69,7 +70,7 @@ def test_two_processes_train_as_one_and_resume_in_one(tmp_path: Path) -> None:
     out.parent.mkdir()
     args = ["train", str(style), "--photos", str(photos), "-o", str(out), "--steps", str(STEPS)]
     args += ["--crop", "32", "--batch", "2", "--network", "small", "--hold-out", "0", "-q"]
-    args += ["--precision", "fp32"]
+    args += ["--precision", "fp32", "--temporal-weight", "100"]
     log = tmp_path / "torchrun.log"
     assert _torchrun(args, log) == 0, log.read_text()[-3000:]
     record = json.loads(out.with_suffix(".json").read_text())
@@ -80,7 +81,7 @@ def test_two_processes_train_as_one_and_resume_in_one(tmp_path: Path) -> None:
         "m.preview.png",
         "m.safetensors",
     ]
-    # The same steps in one process: the same batches, the same losses.
+    # The same steps in one process: the same batches, the same losses (temporal too).
     alone = train([style], photos, tmp_path / "one.safetensors", steps=STEPS, **TINY)
     one = json.loads(alone.record.read_text())["curve"]["rows"]
     two = record["curve"]["rows"]
