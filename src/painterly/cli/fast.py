@@ -88,6 +88,12 @@ class _TrainReporter:
 @click.option("--preview-every", type=int, default=None, help="steps  [default: 200]")
 @click.option("--hold-out", type=int, default=None, help="photos kept out of training")
 @click.option("--half", is_flag=True, default=None, help="write the weights in float16")
+@click.option(
+    "--temporal-weight",
+    type=float,
+    default=None,
+    help="weight of the temporal term, for clips that flicker less  [default: 0]",
+)
 @_objective_options
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
 def train_cmd(
@@ -100,17 +106,31 @@ def train_cmd(
 ) -> int:
     """Train a fast model of STYLES on your photos; the same command resumes it.
 
+    Under torchrun (torchrun --nproc-per-node N -m painterly train ...) the N processes
+    share each batch.
+
     \b
     Example:
       painterly train starry_night.jpg --photos 'photos/*.jpg' -o starry.safetensors --time 3600
     """
+    from ..fast import distributed
     from ..fast.train import train
 
+    # Started by torchrun as one of several processes: train together, the first one
+    # alone showing the progress and the summary.
+    several = distributed.launched()
+    quiet = quiet or (several and not distributed.from_environment().main)
     with signals.stops_the_run() as stopping:
         reporter = _TrainReporter(quiet, stopping)
         try:
             done = train(
-                list(styles), list(photos), output, progress=reporter, time=seconds, **options
+                list(styles),
+                list(photos),
+                output,
+                progress=reporter,
+                distributed=several,
+                time=seconds,
+                **options,
             )
         finally:
             reporter.bar.close()

@@ -11,8 +11,10 @@ paint with a model, as they do with an optimisation, without importing each othe
 - ``tiles``: a large image in tiles normalised by the whole image's statistics;
 - ``model``: the safetensors model file, its metadata and its checks;
 - ``apply``: a photo through a model (style mix, colours, strength, any size);
-- ``settings``, ``photos``, ``loss``, ``checkpoint``, ``preview``, ``train``: training
-  (:func:`~painterly.fast.train.train`), its crops, its batched objective, its
-  checkpoints, its held-out loss and preview sheet;
+- ``settings``, ``photos``, ``loss``, ``temporal``, ``checkpoint``, ``preview``,
+  ``record``, ``train``: training (:func:`~painterly.fast.train.train`), its crops, its
+  batched objective, its temporal term, its checkpoints, its held-out loss and preview
+  sheet, its JSON record;
+- ``distributed``: a training on several processes started by ``torchrun``;
 - ``export``: the model as ONNX, checked against PyTorch with onnxruntime.
 """

@@ -58,15 +58,13 @@ def save(
         raise ModelError(f"could not write checkpoint '{path}': {reason(exc)}") from None
 
 
-def resume(
-    path: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, key: str
-) -> State | None:
-    """Load the checkpoint at ``path`` into ``net`` and ``optimizer``; None if there is
-    none. One of another training, or damaged, raises :class:`ModelError`."""
+def read(path: Path, key: str) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` as saved (on the CPU); None if there is none. One of
+    another training, or damaged, raises :class:`ModelError`."""
     if not path.exists():
         return None
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
         same = data["fingerprint"] == key
     except Exception:  # torch.load raises many kinds for a damaged file
         raise ModelError(
@@ -77,6 +75,19 @@ def resume(
             f"checkpoint '{path}' belongs to another training (other styles, photos or "
             "settings): repeat that training's command, or remove the checkpoint to start afresh"
         )
+    return data
+
+
+def restore(data: dict[str, Any], net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> State:
+    """Load what :func:`read` returned into ``net`` and ``optimizer``; where it stood."""
     net.load_state_dict(data["net"])
     optimizer.load_state_dict(data["optimizer"])
     return State(int(data["step"]), float(data["elapsed"]), data["curve"], data["held_out"])
+
+
+def resume(
+    path: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, key: str
+) -> State | None:
+    """:func:`read` then :func:`restore`: None if there is no checkpoint."""
+    data = read(path, key)
+    return None if data is None else restore(data, net, optimizer)

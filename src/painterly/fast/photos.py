@@ -95,13 +95,19 @@ def hold_out(photos: list[Photo], count: int | None) -> tuple[list[Photo], list[
 
 
 def random_crops(
-    photos: Sequence[Photo], batch: int, crop: int, generator: torch.Generator
+    photos: Sequence[Photo],
+    batch: int,
+    crop: int,
+    generator: torch.Generator,
+    rows: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """``batch`` crops of ``crop`` px: a random photo, a random square of a random side
     between the crop and the photo's shorter side (scale jitter), resized to ``crop``,
-    and flipped left to right half the time."""
+    and flipped left to right half the time. ``rows`` keeps only those crops of the
+    batch (a process's share of it), drawn as if all were cut."""
+    keep = set(range(batch) if rows is None else rows)
     out = []
-    for _ in range(batch):
+    for index in range(batch):
         pick = int(torch.randint(len(photos), (1,), generator=generator))
         image = photos[pick].image
         h, w = image.shape[-2:]
@@ -109,8 +115,9 @@ def random_crops(
         side = int(torch.randint(low, min(h, w) + 1, (1,), generator=generator))
         top = int(torch.randint(h - side + 1, (1,), generator=generator))
         left = int(torch.randint(w - side + 1, (1,), generator=generator))
+        flip = float(torch.rand((), generator=generator)) < 0.5
+        if index not in keep:
+            continue
         part = images.resize(image[..., top : top + side, left : left + side], (crop, crop))
-        if float(torch.rand((), generator=generator)) < 0.5:
-            part = part.flip(-1)
-        out.append(part)
+        out.append(part.flip(-1) if flip else part)
     return torch.cat(out)

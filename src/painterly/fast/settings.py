@@ -21,6 +21,8 @@ class TrainSettings:
     ``steps`` and ``time`` (seconds, over all runs of a resumed training) bound it, the
     first reached ending it; ``checkpoint_minutes`` apart a checkpoint is written, and
     every ``preview_every`` steps a preview sheet of the held-out photos and their loss.
+    ``temporal_weight`` adds the temporal term (:mod:`painterly.fast.temporal`): a
+    painting that follows its photo's motion, for clips that flicker less.
     """
 
     size: int = 256  # the side of a training crop
@@ -34,6 +36,8 @@ class TrainSettings:
     preview_every: int = 200
     hold_out: int | None = None  # photos kept out of training (default: 1 of 3 or more)
     half: bool = False  # write the model's weights in float16
+    # The weight of the temporal term (painterly.fast.temporal) in the loss; 0: none.
+    temporal_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.network not in SHAPES:
@@ -51,6 +55,10 @@ class TrainSettings:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{{field}} must be a number > 0, got {value}", name)
+        if not (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0):
+            raise ConfigError(
+                f"{{field}} must be a number ≥ 0, got {self.temporal_weight}", "temporal_weight"
+            )
         if self.hold_out is not None:
             _at_least("hold_out", self.hold_out, 0)
 

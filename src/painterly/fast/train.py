@@ -6,7 +6,8 @@ scores it with :class:`~painterly.fast.loss.BatchObjective` through VGG-19 in th
 precision the probe picks (the network's own weights stay float32), and takes an Adam
 step. A checkpoint is written every few minutes and when the training is stopped
 (Ctrl-C, SIGTERM); the same call resumes from it. At the end, or when stopped, the
-model, its JSON record and a preview sheet are written beside ``output``.
+model, its JSON record and a preview sheet are written beside ``output``. Started by
+``torchrun``, several processes share each batch (:mod:`painterly.fast.distributed`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
-from .._version import __version__
 from ..config.settings import Config, make_config
 from ..engine.evaluator import Evaluator, build_network
+from ..engine.objective import LossTerms
 from ..engine.precision import backend_settings, pick_device, resolve_precision
 from ..errors import ModelError
 from ..files import images
@@ -35,13 +35,16 @@ from ..files.pairs import write_json
 from ..files.paths import check_readable
 from ..nn.weights import load_weights
 from ..transfer.inputs import style_size
-from . import checkpoint, preview
+from . import checkpoint, preview, record
+from . import distributed as dist
 from .checkpoint import State
+from .distributed import Ranks
 from .loss import BatchObjective
 from .model import SUFFIX, FastModel, Style, save_model
 from .network import SHAPES, TransformNet
 from .photos import Photo, find_photos, hold_out, load_photos, random_crops
 from .settings import SETTINGS, TrainSettings
+from .temporal import Warp, temporal_term
 
 log = logging.getLogger(__name__)
 # The Config fields that define the objective a model learns (saved in its file).
@@ -106,6 +109,7 @@ class _Setup:
     held_out: list[Photo]
     skipped: list[Path]
     key: str
+    ranks: Ranks
 
 
 def train(
@@ -115,6 +119,7 @@ def train(
     *,
     progress: TrainProgressFn | None = None,
     preset: str = "default",
+    distributed: bool = False,
     **options: Any,
 ) -> Training:
     """Train a fast model of ``styles`` on ``photos`` (folders, globs or files) and write
@@ -124,6 +129,8 @@ def train(
     ``time``, ``size``, ``batch``, ``network``, ``lr``, …) and the objective's
     :class:`~painterly.Config` fields (``style_weight``, ``style_layers``, …). Calling it
     again with the same arguments resumes from the checkpoint ``output`` left.
+    ``distributed``: this process is one of several that ``torchrun`` started for
+    this training (see :mod:`painterly.fast.distributed`).
 
     >>> train(["starry.jpg"], "photos/", "starry.safetensors", steps=500)  # doctest: +SKIP
     """
@@ -132,32 +139,31 @@ def train(
     cfg = make_config(preset, **{k: v for k, v in given.items() if k not in SETTINGS})
     sources = [photos] if isinstance(photos, (str, os.PathLike)) else list(photos)
     out = _check_output(Path(output))
-    setup = _setup(cfg, settings, [Path(s) for s in styles], sources)
-    shape = SHAPES[settings.network]
-    with torch.random.fork_rng(devices=[]):  # the process's own generator is left as found
-        torch.manual_seed(settings.seed)
-        net = TransformNet(shape, len(setup.styles)).to(setup.device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    ckpt = checkpoint.checkpoint_path(out)
-    state = checkpoint.resume(ckpt, net, optimizer, setup.key) or State()
-    if state.step:
-        log.info("resuming %s at step %d", out, state.step)
-    with backend_settings(setup.device):
+    ranks = dist.from_environment() if distributed else Ranks()
+    dist.check_batch(ranks, settings.batch)
+    setup = _setup(cfg, settings, [Path(s) for s in styles], sources, ranks)
+    ckpt, sheet = checkpoint.checkpoint_path(out), None
+    with dist.joined(ranks, setup.device), backend_settings(setup.device):
+        dist.check_same(ranks, setup.key)
+        net, optimizer, state = _start(setup, ckpt)
         interrupted = _loop(setup, net, optimizer, state, ckpt, progress)
         if progress is not None:
             progress(TrainProgress(state.step, settings.total_steps, {}, state.elapsed, 1, True))
-        checkpoint.save(ckpt, net, optimizer, state, setup.key)
-        sheet = preview.write(setup, net, state, out)
+        if ranks.main:
+            checkpoint.save(ckpt, net, optimizer, state, setup.key)
+            sheet = preview.write(setup, net, state, out)
     model = FastModel(
         net.eval(),
         setup.styles,
         objective=_objective(cfg),
-        training=_summary(setup, state, interrupted),
+        training=record.summary(setup, state, interrupted),
     )
+    done = out.with_suffix(".json")
+    if not ranks.main:  # the first process writes the files
+        return Training(model, out, done, None, state.step, state.elapsed, interrupted)
     save_model(model, out, half=settings.half)
-    record = out.with_suffix(".json")
-    write_json(record, _record(setup, net, state, out, interrupted))
-    return Training(model, out, record, sheet, state.step, state.elapsed, interrupted)
+    write_json(done, record.record(setup, net, state, out, interrupted))
+    return Training(model, out, done, sheet, state.step, state.elapsed, interrupted)
 
 
 def _check_output(out: Path) -> Path:
@@ -168,7 +174,11 @@ def _check_output(out: Path) -> Path:
 
 
 def _setup(
-    cfg: Config, settings: TrainSettings, style_paths: list[Path], sources: list[Any]
+    cfg: Config,
+    settings: TrainSettings,
+    style_paths: list[Path],
+    sources: list[Any],
+    ranks: Ranks,
 ) -> _Setup:
     if not style_paths:
         raise ModelError("no style image given: give at least one painting to train for")
@@ -177,7 +187,7 @@ def _setup(
     found = find_photos(sources)
     decoded, skipped = load_photos(found, settings.size)
     photos, held = hold_out(decoded, settings.hold_out)
-    device = pick_device(cfg.device)
+    device = dist.device_for(ranks, pick_device(cfg.device))
     precision = resolve_precision(cfg.precision, device)
     side = settings.size
     net = build_network(
@@ -216,7 +226,24 @@ def _setup(
         held,
         skipped,
         key,
+        ranks,
     )
+
+
+def _start(setup: _Setup, ckpt: Path) -> tuple[TransformNet, torch.optim.Optimizer, State]:
+    """The network, its optimiser and where the training stands: from the checkpoint
+    that the first process reads, if there is one."""
+    with torch.random.fork_rng(devices=[]):  # the process's own generator is left as found
+        torch.manual_seed(setup.settings.seed)
+        net = TransformNet(SHAPES[setup.settings.network], len(setup.styles)).to(setup.device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=setup.settings.lr)
+    found = checkpoint.read(ckpt, setup.key) if setup.ranks.main else None
+    found = dist.from_main(setup.ranks, found, setup.device)
+    if found is None:
+        return net, optimizer, State()
+    state = checkpoint.restore(found, net, optimizer)
+    log.info("resuming %s at step %d", ckpt, state.step)
+    return net, optimizer, state
 
 
 def _loop(
@@ -227,57 +254,82 @@ def _loop(
     ckpt: Path,
     progress: TrainProgressFn | None,
 ) -> bool:
-    """Steps until the budget is spent; True if a signal stopped them."""
-    settings = setup.settings
-    total = settings.total_steps
+    """Steps until the budget is spent; True if a signal (or a lost process) stopped
+    them. The first process's clock decides for all when the time is up."""
+    settings, ranks, main = setup.settings, setup.ranks, setup.ranks.main
+    model = dist.wrap(net, ranks, setup.device)
+    columns = record.columns(settings)[2:]
     start = time.perf_counter() - state.elapsed
     saved = time.perf_counter()
     try:
         while not _spent(settings, state):
-            terms = _step(setup, net, optimizer, state.step)
-            state.step += 1
-            state.elapsed = time.perf_counter() - start
-            losses = terms.as_floats()
-            state.curve.append(
-                [
-                    state.step,
-                    round(state.elapsed, 3),
-                    *(losses[k] for k in ("total", "content", "style", "tv")),
-                ]
+            losses = _step(setup, model, optimizer, state.step)
+            share = len(ranks.share(settings.batch)) / settings.batch
+            clock = time.perf_counter() - start if main else 0.0
+            *means, state.elapsed = dist.summed(
+                ranks, [share * losses[k] for k in columns] + [clock], setup.device
             )
+            losses = dict(zip(columns, means, strict=True))
+            state.step += 1
+            state.curve.append([state.step, round(state.elapsed, 3), *means])
             if progress is not None:
+                work = _work(settings, state)
                 progress(
-                    TrainProgress(state.step, total, losses, state.elapsed, _work(settings, state))
+                    TrainProgress(state.step, settings.total_steps, losses, state.elapsed, work)
                 )
-            if state.step % settings.preview_every == 0:
+            if main and state.step % settings.preview_every == 0:
                 state.held_out.append([state.step, preview.held_out_loss(setup, net)])
-            if time.perf_counter() - saved > 60 * settings.checkpoint_minutes:
+            if main and time.perf_counter() - saved > 60 * settings.checkpoint_minutes:
                 checkpoint.save(ckpt, net, optimizer, state, setup.key)
                 saved = time.perf_counter()
-    except KeyboardInterrupt:
+    except dist.STOPS as stop:
         # Stopped between two statements of a step at worst: its update may be partly
         # applied, and the step is taken again on resuming (one step's noise).
+        if not isinstance(stop, KeyboardInterrupt):
+            log.warning("another process of this training stopped (%s); stopping too", stop)
         state.elapsed = time.perf_counter() - start
         return True
     return False
 
 
-def _step(setup: _Setup, net: TransformNet, optimizer: torch.optim.Optimizer, step: int) -> Any:
-    settings = setup.settings
-    # Each step's crops come from a generator seeded by the step: a resumed training
-    # sees the batches it would have seen without the stop.
+def _step(
+    setup: _Setup, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int
+) -> dict[str, float]:
+    """One step on this process's share of the step's batch; the share's mean losses."""
+    settings, ranks = setup.settings, setup.ranks
+    rows = ranks.share(settings.batch)
+    # Each step's crops come from a generator seeded by the step: a resumed training,
+    # and each process of a distributed one, sees the batch it would have seen alone.
     generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-    batch = random_crops(setup.photos, settings.batch, settings.size, generator).to(setup.device)
-    styles = [(step * settings.batch + i) % len(setup.styles) for i in range(settings.batch)]
+    batch = random_crops(setup.photos, settings.batch, settings.size, generator, rows)
+    batch = batch.to(setup.device)
+    styles = [(step * settings.batch + i) % len(setup.styles) for i in rows]
     onehot = torch.nn.functional.one_hot(torch.tensor(styles), len(setup.styles)).float()
+    onehot = onehot.to(setup.device)
     photo_features = setup.evaluator.targets(batch, setup.cfg.content_layers)
-    net.train()
-    painting = net(batch, onehot.to(setup.device))
-    terms = setup.objective(setup.evaluator.features(painting), painting, photo_features, styles)
+    model.train()
+    weight = settings.temporal_weight
+    warp = Warp.random(settings.batch, generator).take(rows) if weight else None
+    if warp is None:
+        painting = model(batch, onehot)
+    else:  # one pass for both: instance normalisation keeps the images apart
+        both = model(torch.cat([batch, warp.apply(batch)]), onehot.repeat(2, 1))
+        painting, moved = both.chunk(2)
+    terms: LossTerms = setup.objective(
+        setup.evaluator.features(painting), painting, photo_features, styles
+    )
+    total, losses = terms.total, terms.as_floats()
+    if warp is not None:
+        temporal = temporal_term(moved, painting, warp)
+        total = total + weight * temporal
+        losses["temporal"] = float(temporal.detach())
+        losses["total"] = float(total.detach())
     optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
+    # The processes' gradients are averaged: each share counts by its size, so that
+    # the average is the gradient of the whole batch's mean.
+    (total * len(rows) * ranks.world / settings.batch).backward()  # type: ignore[no-untyped-call]
     optimizer.step()
-    return terms
+    return losses
 
 
 def _spent(settings: TrainSettings, state: State) -> bool:
@@ -302,55 +354,3 @@ def _objective(cfg: Config) -> dict[str, Any]:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _summary(setup: _Setup, state: State, interrupted: bool) -> dict[str, Any]:
-    last = [row[2] for row in state.curve[-20:]]
-    return {
-        "steps": state.step,
-        "seconds": round(state.elapsed, 1),
-        "interrupted": interrupted,
-        "device": str(setup.device),
-        "precision": setup.precision,
-        "network": setup.settings.network,
-        "crop": setup.settings.size,
-        "batch": setup.settings.batch,
-        "photos": len(setup.photos),
-        "held_out_photos": len(setup.held_out),
-        "final_loss": sum(last) / len(last) if last else None,
-        "held_out_loss": state.held_out[-1][1] if state.held_out else None,
-    }
-
-
-def _record(
-    setup: _Setup, net: TransformNet, state: State, out: Path, interrupted: bool
-) -> dict[str, Any]:
-    return {
-        "painterly_version": __version__,
-        "torch_version": torch.__version__,
-        "model": out.name,
-        "network": {
-            "name": setup.settings.network,
-            "width": net.shape.width,
-            "blocks": net.shape.blocks,
-            "parameters": sum(p.numel() for p in net.parameters()),
-        },
-        "config": setup.cfg.to_json(),
-        "settings": dataclasses.asdict(setup.settings),
-        "styles": [
-            {"path": str(p), "name": s.name, "sha256": s.sha256}
-            for p, s in zip(setup.style_paths, setup.styles, strict=True)
-        ],
-        "photos": {
-            "training": [p.describe() for p in setup.photos],
-            "held_out": [p.describe() for p in setup.held_out],
-            "skipped": [str(p) for p in setup.skipped],
-        },
-        "machine": {"platform": platform.platform(), "processor": platform.processor()},
-        "summary": _summary(setup, state, interrupted),
-        "curve": {
-            "columns": ["step", "seconds", "total", "content", "style", "tv"],
-            "rows": state.curve,
-        },
-        "held_out_curve": {"columns": ["step", "loss"], "rows": state.held_out},
-    }
