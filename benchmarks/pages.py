@@ -484,6 +484,22 @@ VIEWS: dict[str, dict[str, View]] = {
             ),
         ),
     },
+    "memory": {
+        "memory": Table(
+            "memory",
+            (
+                Column("size", "side"),
+                Column("tiles", "tile", lambda v: f"{v} px" if v else "whole"),
+                Column("precision", "precision"),
+                Column("L-BFGS history", "history"),
+                Column("steps", "steps"),
+                Column("peak (GiB)", "peak_gib", "{:.2f}"),
+                Column("plan (GiB)", "estimate_gib", "{:.2f}"),
+                Column("plan / peak", "ratio", "{:.2f}"),
+            ),
+            "Each run in a child process of its own; the peak is its largest resident set",
+        ),
+    },
     "uploads": {
         "uploads": Table(
             "uploads",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from test_optimize import problem, quadratic
 
+from helpers import DATA
 from painterly.engine import memory
 from painterly.engine.optimize import PixelOptimizer
 from painterly.errors import ConfigError
@@ -92,3 +99,41 @@ def test_the_guard_asks_the_device_it_will_run_on(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigError, match="use size") as info:
         memory.check_fits(768, 1024, "block5_conv1", "fp32", size=1024, device=torch.device("cuda"))
     assert info.value.field == "size"
+
+
+def _peak_and_plan(tmp_path: Path, size: int, extra: list[str]) -> tuple[float, float]:
+    """A one-scale run of the bundled pair in a child of its own: its peak resident
+    memory (wait4) and the estimate its record states, both in GiB."""
+    out = tmp_path / f"m{size}.png"
+    argv = [sys.executable, "-m", "painterly", "stylize", str(DATA / "tubingen.jpg")]
+    argv += [str(DATA / "starry_night.jpg"), "-o", str(out), "--size", str(size), "-q"]
+    argv += ["--scales", "1", "--iterations", "2", "--seed", "0", *extra]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read() if proc.stderr else ""
+    record = json.loads(out.with_suffix(".json").read_text())
+    return usage.ru_maxrss / 2**20, float(record["memory"]["estimated_peak_gib"])
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("size", "extra"),
+    [
+        (512, ["--precision", "fp32"]),
+        (768, ["--precision", "bf16"]),
+        (1024, ["--precision", "fp32", "--tile", "256"]),
+    ],
+)
+def test_the_plan_is_never_below_the_measured_peak_nor_far_above(
+    tmp_path: Path, size: int, extra: list[str]
+) -> None:
+    peak, plan = _peak_and_plan(tmp_path, size, extra)
+    # The record rounds to 0.01 GiB. The constants are fitted on 1024 px originals, whose
+    # decoding the bundled copies (512 and 768 px) spare: small runs of them plan more
+    # than they take (the benchmark's ratios are the measure; this guards the bounds).
+    assert plan >= peak - 0.005, f"plan {plan:.2f} GiB under the peak {peak:.2f} GiB"
+    assert plan <= 1.3 * peak + 0.005, f"plan {plan:.2f} GiB over 1.3 × the peak {peak:.2f} GiB"

@@ -25,9 +25,9 @@ class Stopping:
         self.received: int | None = None
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received = signum
         if not self.saving:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt  # the run stops, keeping what it reached
+        self.received = signum  # held back until the save ends
 
     def done(self) -> None:
         """The run has returned: signals now wait for the save to end."""

@@ -13,18 +13,23 @@ from ..errors import ConfigError
 from ..nn.layers import INDEX, halo, layer_shapes
 
 # Bytes kept per activation value through forward and backward (activations, their
-# gradients, pooling indices): a large fp32 step up to block5_conv1 keeps about 7 over
-# the overhead, and 8 leaves a margin (benchmarks/tiles.py measures peaks); bf16
-# autocast keeps extra half-precision copies.
-BYTES_PER_ACTIVATION = {"fp32": 8.0, "bf16": 10.0}
-OVERHEAD_BYTES = 600 * 2**20  # interpreter, torch and the weights
+# gradients, pooling masks, and the image-sized buffers, which grow with them), and what
+# a process holds before its first step (interpreter, torch, the weights and, in bf16,
+# their packed copies). Fitted to the peaks that ``python -m benchmarks memory``
+# measures (each constant 2% above the fit, which runs through the largest peaks), so
+# that the estimate is not below a peak and within about 10% above it.
+BYTES_PER_ACTIVATION = {"fp32": 8.2, "bf16": 6.95}
+OVERHEAD_BYTES = {"fp32": int(0.87 * 2**30), "bf16": int(0.67 * 2**30)}
 # L-BFGS keeps two float32 vectors the size of the image per history entry.
 LBFGS_BYTES_PER_PIXEL_AND_ENTRY = 2 * 3 * 4
-# What a tiled step keeps at the whole image's size besides the history: about ten
-# float32 RGB copies (the image, its gradient, L-BFGS's direction and last gradient, the
-# start, photo and content images, the picture shown) and the content target at
-# block4_conv2 (512 filters at 1/8 of each side: 32 bytes a pixel).
-IMAGE_BYTES_PER_PIXEL = 10 * 3 * 4 + 32
+# A tiled step keeps more per value of the tile it runs (the first pass's sums in
+# float64, the features of both passes), and beside the L-BFGS history some buffers at
+# the whole image's size: the image, its gradient, L-BFGS's direction, the start, photo
+# and content images, the content target, and in bf16 their half-precision copies and
+# the gradient's accumulators. Fitted as above, from steps of 256 and 512 px tiles at
+# 1024 to 2048 px.
+TILED_BYTES_PER_ACTIVATION = {"fp32": 11.95, "bf16": 9.1}
+IMAGE_BYTES_PER_PIXEL = {"fp32": 72, "bf16": 347}
 # Tile sides tried, largest first, when a whole step does not fit; below the smallest
 # the halos cost more than the cores.
 TILE_SIDES = (2048, 1536, 1024, 768, 512, 384, 256)
@@ -49,7 +54,7 @@ def estimate_peak_bytes(
     """Peak memory of a step at this size, with an L-BFGS history of ``history`` entries."""
     network = activations(height, width, deepest) * BYTES_PER_ACTIVATION[precision]
     optimizer = LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history * height * width
-    return int(network + optimizer + OVERHEAD_BYTES)
+    return int(network + optimizer + OVERHEAD_BYTES[precision])
 
 
 def tiled_peak_bytes(
@@ -59,9 +64,10 @@ def tiled_peak_bytes(
     network, plus what the run keeps at the whole image's size."""
     read = tile + 2 * halo(deepest)
     network = activations(min(height, read), min(width, read), deepest)
-    per_pixel = IMAGE_BYTES_PER_PIXEL + LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history
+    per_pixel = IMAGE_BYTES_PER_PIXEL[precision] + LBFGS_BYTES_PER_PIXEL_AND_ENTRY * history
     image = per_pixel * height * width
-    return int(network * BYTES_PER_ACTIVATION[precision] + image + OVERHEAD_BYTES)
+    tile_bytes = network * TILED_BYTES_PER_ACTIVATION[precision]
+    return int(tile_bytes + image + OVERHEAD_BYTES[precision])
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ def forward_peak_bytes(height: int, width: int, kept: Sequence[str]) -> int:
     last = max(INDEX[name] for name in kept)
     widest = max(list(shapes.values())[: last + 1])
     values = 2 * sum(shapes[name] for name in kept) + 2 * widest
-    return int(4 * values + OVERHEAD_BYTES)
+    return int(4 * values + OVERHEAD_BYTES["fp32"])
 
 
 def check_forward_fits(height: int, width: int, kept: Sequence[str], what: str) -> None:
