@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -337,6 +338,19 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **(extra or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+def wait_for_studio(port: int, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Wait until the studio ``server`` started on ``port`` answers, or raise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=5).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise BenchmarkError(f"the studio did not start in {seconds:.0f} s") from None
+            time.sleep(0.2)
 
 
 def free_port() -> int:

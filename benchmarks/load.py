@@ -228,15 +228,7 @@ def studio(queue: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     command = harness.painterly_argv("serve", "--port", str(port), "--results", str(results))
     server = subprocess.Popen([*command, "--queue", str(queue)], stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise harness.BenchmarkError("the studio did not start in 60 s") from None
-                time.sleep(0.2)
+        harness.wait_for_studio(port, server)
         yield port, server
     finally:
         server.terminate()

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,15 +118,7 @@ def studio(python: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     command = [python, "-m", "painterly", "serve", "--port", str(port), "--results", str(results)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise harness.BenchmarkError("the studio did not start in 60 s") from None
-                time.sleep(0.2)
+        harness.wait_for_studio(port, server)
         yield port, server
     finally:
         server.terminate()

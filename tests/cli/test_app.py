@@ -98,11 +98,9 @@ def test_the_copies_the_help_shows_agree_with_the_library() -> None:
     from painterly.cli import video as video_cli
     from painterly.explain.experiment import MAX_RUNS
     from painterly.fast.network import SHAPES
-    from painterly.fast.train import OBJECTIVE_FIELDS
     from painterly.video.render import VideoSettings
 
     assert tuple(SHAPES) == fast_cli.NETWORKS
-    assert fast_cli.OBJECTIVE_FIELDS == OBJECTIVE_FIELDS
     assert VideoSettings.temporal_weight == video_cli.TEMPORAL_WEIGHT
     assert VideoSettings.frame_iterations == video_cli.FRAME_ITERATIONS
     assert experiment_cli.MAX_RUNS == MAX_RUNS

@@ -2,8 +2,8 @@
 the fast styles (:mod:`painterly.fast`) on the command line.
 
 The commands import :mod:`painterly.fast` (and PyTorch) when they run, so that their
-help and usage errors answer at once; the two names the options need from it are
-copied here, and a test checks that they agree.
+help and usage errors answer at once; the network names the options need from it
+are copied here, and a test checks that they agree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config.settings import FIELDS
+from ..config.settings import FIELDS, OBJECTIVE_FIELDS
 from ..errors import ModelError
 from . import signals
 from .options import _option
@@ -24,20 +24,6 @@ if TYPE_CHECKING:
     from ..fast.train import TrainProgress
 
 NETWORKS = ("standard", "small")  # the keys of painterly.fast.network.SHAPES
-OBJECTIVE_FIELDS = (  # painterly.fast.train.OBJECTIVE_FIELDS
-    "content_weight",
-    "style_weight",
-    "layer_weights",
-    "content_layers",
-    "style_layers",
-    "style_scale",
-    "style_loss",
-    "normalize",
-    "tv_weight",
-    "pooling",
-    "padding",
-    "weights",
-)
 _DEVICE_FIELDS = ("precision", "device")
 
 

@@ -28,6 +28,22 @@ PADDINGS = ("zeros", "replicate")
 STYLE_LOSSES = ("gram", "w2")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 INITS = ("content", "noise")  # or an image file
+# The fields that define the objective itself (what a fast model learns and its file
+# records), as against how a run reaches it (sizes, steps, optimiser, device).
+OBJECTIVE_FIELDS = (
+    "content_weight",
+    "style_weight",
+    "layer_weights",
+    "content_layers",
+    "style_layers",
+    "style_scale",
+    "style_loss",
+    "normalize",
+    "tv_weight",
+    "pooling",
+    "padding",
+    "weights",
+)
 WEIGHT = Bounds(low=0)  # finite and ≥ 0
 POSITIVE = Bounds(low=0, open_low=True)
 

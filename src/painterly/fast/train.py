@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..config.settings import Config, make_config
+from ..config.settings import OBJECTIVE_FIELDS, Config, make_config
 from ..engine.evaluator import Evaluator, build_network
 from ..engine.objective import LossTerms
 from ..engine.precision import backend_settings, pick_device, resolve_precision
@@ -47,21 +47,6 @@ from .settings import SETTINGS, TrainSettings
 from .temporal import Warp, temporal_term
 
 log = logging.getLogger(__name__)
-# The Config fields that define the objective a model learns (saved in its file).
-OBJECTIVE_FIELDS = (
-    "content_weight",
-    "style_weight",
-    "layer_weights",
-    "content_layers",
-    "style_layers",
-    "style_scale",
-    "style_loss",
-    "normalize",
-    "tv_weight",
-    "pooling",
-    "padding",
-    "weights",
-)
 
 
 @dataclass(frozen=True)

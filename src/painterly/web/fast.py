@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..cluster.model_task import PASS_SETTINGS, pass_settings
 from ..errors import ModelError, PainterlyError
 from ..fast.apply import stylize_with_model
 from ..fast.model import SUFFIX, FastModel, load_model, read_metadata
@@ -33,7 +34,6 @@ from .state import studio
 
 log = logging.getLogger(__name__)
 MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}\.safetensors$")
-PASS_FIELDS = ("size", "style_weights", "preserve_colors", "strength")
 LOADED = 4  # models kept loaded (the standard network is about 7 MB)
 
 
@@ -139,15 +139,9 @@ def _settings(params: Any, styles: int, bounds: FormLimits) -> dict[str, Any]:
     """The pass's settings from a page's params, checked as the studio's form is."""
     if not isinstance(params, dict):
         raise FormError({"params": "params must be an object of field: value"})
-    other = [k for k in params if k not in PASS_FIELDS]
+    other = [k for k in params if k not in PASS_SETTINGS]
     if other:
         raise FormError({k: f"'{k}' does not change a fast model's picture" for k in other})
     limits = dataclasses.replace(bounds, max_styles=max(bounds.max_styles, styles))
     cfg, _ = validate("default", params, styles, limits)
-    weights = list(cfg.style_weights) if cfg.style_weights is not None else None
-    return {
-        "size": cfg.size,
-        "style_weights": weights,
-        "preserve_colors": cfg.preserve_colors,
-        "strength": cfg.strength,
-    }
+    return pass_settings(cfg)
