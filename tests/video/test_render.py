@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from helpers import FailsWith
+from made_clips import audio_seconds
 from painterly.cli import main
 from painterly.files.samples import moving_clip
 from painterly.video import clips
@@ -74,14 +75,6 @@ def movie(tmp_path: Path) -> Path:
 
 def frame_count(path: Path) -> int:
     return clips.open_clip(path, None).count
-
-
-def audio_seconds(path: Path) -> float:
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return 0.0
-        stream = container.streams.audio[0]
-        return sum(f.samples for f in container.decode(stream)) / stream.rate
 
 
 def test_temporal_mode_flickers_less_than_frames_alone(

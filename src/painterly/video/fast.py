@@ -2,31 +2,55 @@
 optimisation, so no warm start and no temporal loss (a model's own steadiness is what
 the record's warping error measures).
 
-It reads and writes clips as :func:`~painterly.video.render.video` does (a video file, a
-folder or a glob of frames in; ``.mp4``, ``.webm``, ``.gif`` or a folder of PNGs out,
-the sound kept), writes the frames as they finish with a state file, and the same call
-again continues after the last finished frame.
+It reads and writes clips as :func:`~painterly.video.render.video` does: a video file,
+a folder or a glob of frames in, read as a stream (one frame at a time, resized as it
+is decoded); ``.mp4``, ``.webm``, ``.gif`` or a folder of PNGs out, with the sound from
+the first frame's time and each frame's own time where the rate varies. Frames are
+written as they finish with a state file, and the same call again continues after the
+last finished frame of the same clip, known by its content
+(:mod:`painterly.video.resume`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._version import __version__
+from ..cluster.model_task import pass_settings
 from ..config.settings import make_config
 from ..fast.apply import style_mix, stylize_with_model
 from ..fast.model import FastModel, load_model
 from ..files import images
 from ..files.pairs import write_json
 from ..nn.weights import sha256_of
-from . import clips, flow
-from .render import STATE, FrameProgress, FrameProgressFn, VideoResult, open_state, work_folder
+from . import clips, encoding, flow
+from .clips import Clip
+from .render import STATE, FrameProgress, FrameProgressFn, VideoResult, work_folder
+from .resume import clip_identity, open_state, resolved
+
+
+@dataclass
+class _Job:
+    """A clip being painted: the model, the pass's settings, where the frames go."""
+
+    model: FastModel
+    settings: dict[str, Any]  # the keyword arguments of stylize_with_model
+    clip: Clip
+    work: Path
+    state: dict[str, Any]
+
+    def path(self, t: int) -> Path:
+        return self.work / f"{t + 1:06d}.png"
 
 
 def video_with_model(
@@ -50,66 +74,47 @@ def video_with_model(
     """
     cfg = make_config(preset, **options)
     out = Path(output)
-    kind = clips.check_output(out)
+    kind = encoding.check_output(out)
     loaded = load_model(model)
     style_mix(loaded, cfg.style_weights)  # a bad mix is refused before the clip is read
     span = clips.parse_range(frames) if frames else (None, None)
-    clip = clips.read_clip(source, cfg.size, span, fps)
-    weights = None if cfg.style_weights is None else list(cfg.style_weights)
-    settings = {
-        "style_weights": weights,
-        "preserve_colors": cfg.preserve_colors,
-        "strength": cfg.strength,
-    }
-    identity = {
-        "input": str(source),
-        "frames": list(span),
-        "resample_fps": fps,
-        "size": cfg.size,
-        "model": {"path": str(model), "sha256": sha256_of(Path(model))},
-        "settings": settings,
-    }
+    clip = clips.open_clip(source, cfg.size, span, fps)
+    settings = pass_settings(cfg)
+    del settings["size"]  # the clip is read at it
+    # Only what a pass takes makes its frames: the key's config is the defaults but
+    # for the size, and the model stands where the styles would.
+    entry = {"path": resolved(str(model)), "sha256": sha256_of(Path(model))}
+    identity = clip_identity(make_config(size=cfg.size), settings, clip, [entry], span, fps)
     work = work_folder(out)
-    state = open_state(
-        work / STATE, {"identity": identity, "done": 0, "frames": []}, "frames", work
-    )
+    fresh = {"identity": identity, "done": 0, "frames": []}
+    job = _Job(loaded, settings, clip, work, open_state(work / STATE, fresh, "frames", work))
+    if kind == "folder":
+        encoding.note_folder(clip, out)
     started = time.perf_counter()
-    interrupted = _paint_frames(loaded, clip, work, state, settings, progress)
-    done = state["done"]
-    paths = [_frame_path(work, t) for t in range(done)]
+    interrupted = _paint_frames(job, progress)
+    done = job.state["done"]
     if kind != "folder" and done:
-        clips.write_clip(paths, out, clip.fps, clip)
-    record = _record(state, clip, paths, out, interrupted, time.perf_counter() - started)
+        encoding.write_clip([job.path(t) for t in range(done)], out, clip)
+    record = _record(job, entry, out, interrupted, time.perf_counter() - started)
     write_json(out.with_suffix(".json"), record)
     if kind != "folder" and not interrupted:
-        _remove_work(work, paths)
+        _remove_work(job)
     return VideoResult(out, done, interrupted, record)
 
 
-def _frame_path(work: Path, t: int) -> Path:
-    return work / f"{t + 1:06d}.png"
-
-
-def _paint_frames(
-    model: FastModel,
-    clip: clips.Clip,
-    work: Path,
-    state: dict[str, Any],
-    settings: dict[str, Any],
-    progress: FrameProgressFn | None,
-) -> bool:
-    """Paint the frames not done yet, each written and recorded as it finishes; True
-    if the run was stopped (by ``progress`` or Ctrl-C)."""
-    count = len(clip.frames)
+def _paint_frames(job: _Job, progress: FrameProgressFn | None) -> bool:
+    """Paint the frames not done yet, read from the first of them on, each written and
+    recorded as it finishes; True if the run was stopped (by ``progress`` or Ctrl-C)."""
+    count = job.clip.count
     try:
-        for t in range(state["done"], count):
+        for t, frame in enumerate(job.clip.frames(job.state["done"]), start=job.state["done"]):
             began = time.perf_counter()
-            picture = stylize_with_model(model, clip.frames[t], **settings)
-            images.save_image(picture, _frame_path(work, t))
+            picture = stylize_with_model(job.model, clips.to_tensor(frame), **job.settings)
+            images.save_image(picture, job.path(t))
             seconds = time.perf_counter() - began
-            state["frames"].append({"frame": t, "seconds": round(seconds, 3)})
-            state["done"] = t + 1
-            write_json(work / STATE, state)
+            job.state["frames"].append({"frame": t, "seconds": round(seconds, 3)})
+            job.state["done"] = t + 1
+            write_json(job.work / STATE, job.state)
             if (
                 progress is not None
                 and progress(FrameProgress(t + 1, count, t, 1, seconds, {})) is False
@@ -121,38 +126,42 @@ def _paint_frames(
 
 
 def _record(
-    state: dict[str, Any],
-    clip: clips.Clip,
-    paths: list[Path],
-    out: Path,
-    interrupted: bool,
-    seconds: float,
+    job: _Job, model: dict[str, str], out: Path, interrupted: bool, seconds: float
 ) -> dict[str, Any]:
-    outputs = [clips.as_float(clips.to_array(images.load_image(p))) for p in paths]
-    inputs = [clips.as_float(f) for f in clip.frames[: len(paths)]]
+    clip, done = job.clip, job.state["done"]
     settings = flow.FlowSettings()
-    errors = flow.warping_errors(inputs, [outputs, inputs], settings)
+    errors = flow.mean_errors(flow.pair_errors(_scored(job, done), settings), 2)
     return {
         "painterly": __version__,
         "torch": torch.__version__,
-        **state["identity"],
+        **job.state["identity"],
+        "model": model,
+        "settings": job.settings,
         "flow": settings.to_json(),
-        "size": [int(clip.frames[0].shape[1]), int(clip.frames[0].shape[0])],
+        "size": [clip.shape[1], clip.shape[0]],
         "fps": float(clip.fps),
-        "frames_total": len(clip.frames),
-        "frames_written": len(paths),
+        **({} if clip.steady else {"frame_times": list(clip.times)}),
+        "frames_total": clip.count,
+        "frames_written": done,
         "output": str(out),
         "warping_error": errors[0],
         "warping_error_input": errors[1],
         "seconds_this_run": round(seconds, 3),
         "interrupted": interrupted,
-        "per_frame": state["frames"],
+        "per_frame": job.state["frames"],
     }
 
 
-def _remove_work(work: Path, paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-    (work / STATE).unlink(missing_ok=True)
+def _scored(job: _Job, done: int) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+    """The first ``done`` input frames, each with its painting and itself (the floor)."""
+    for t, frame in enumerate(itertools.islice(job.clip.frames(), done)):
+        now = clips.as_float(frame)
+        yield now, [clips.as_float(clips.to_array(images.load_image(job.path(t)))), now]
+
+
+def _remove_work(job: _Job) -> None:
+    for t in range(job.clip.count):
+        job.path(t).unlink(missing_ok=True)
+    (job.work / STATE).unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # the user put something else there: leave it
-        work.rmdir()
+        job.work.rmdir()
