@@ -18,7 +18,7 @@ from ..nn.layers import INDEX, halo, layer_shapes
 # their packed copies). Fitted to the peaks that ``python -m benchmarks memory``
 # measures (each constant 2% above the fit, which runs through the largest peaks), so
 # that the estimate is not below a peak and within about 10% above it.
-BYTES_PER_ACTIVATION = {"fp32": 8.2, "bf16": 6.95}
+BYTES_PER_ACTIVATION = {"fp32": 8.2, "bf16": 7.35}
 OVERHEAD_BYTES = {"fp32": int(0.87 * 2**30), "bf16": int(0.67 * 2**30)}
 # L-BFGS keeps two float32 vectors the size of the image per history entry.
 LBFGS_BYTES_PER_PIXEL_AND_ENTRY = 2 * 3 * 4
