@@ -88,16 +88,16 @@ def test_make_a_picture_in_the_browser(
     )
     page.click("#start")
     wait_until(page, "new Set(window.previews).size >= 2")
-    page.wait_for_selector(".card", timeout=60_000)
+    page.wait_for_selector("#gallery .card", timeout=60_000)
     assert page.is_visible("#preview")
     wait_until(page, "document.querySelector('#status').textContent.startsWith('Done')")
     with page.expect_download() as download:
-        page.click(".card a[download]:has-text('PNG')")
+        page.click("#gallery .card a[download]:has-text('PNG')")
     saved = tmp_path / "downloaded.png"
     download.value.save_as(saved)
     assert Image.open(saved).size == (64, 48)
     page.fill("#size", "300")
-    page.click(".card .load")
+    page.click("#gallery .card .load")
     assert page.input_value("#size") == "64"
     page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
     assert outside == [] and refused == []

@@ -97,7 +97,6 @@ def serve(
     from ..web.server import make_server
     from ..web.store import Limits, prepare
 
-    prepare(results, "--results")  # before serving: one line, not a failure per request
     if token is not None and len(token) < 8:
         raise PainterlyError("--token is too short: give at least 8 characters")
     if token is None and not is_loopback(host):
@@ -105,7 +104,8 @@ def serve(
     access = Access(host=host, port=port, token=token)
     limits = Limits(max_total_bytes=max_uploads_mb * 2**20)
     form_limits = FormLimits(max_size=max_size)
-    on = _cluster(cluster) if cluster else None
+    on = _cluster(cluster) if cluster else None  # an absent scheduler: nothing created
+    prepare(results, "--results")  # before serving: one line, not a failure per request
     runs = workers or (on.workers if on else 1)
     app = create_app(
         results, runs, queue_limit, limits, form_limits, access=access, runner=on, models=models
